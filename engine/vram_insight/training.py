@@ -1,0 +1,132 @@
+"""Model-state memory in training: weights, gradients, optimizer states, and how ZeRO/FSDP shard them.
+
+Conventions (say which one applies — they differ by 2 B/param):
+* torch autocast AMP (HF Trainer ``bf16=True`` without DeepSpeed): fp32 weights 4 + fp32 grads 4 + AdamW 8, plus
+  the 16-bit weight copies autocast makes for the forward and keeps for backward (HF "Model training anatomy":
+  6 B/param weights, 4 B grads, 8 B AdamW → 18 B/param).
+* DeepSpeed/FSDP mixed precision (ZeRO paper, arXiv:1910.02054 §3): 16-bit weights 2 + 16-bit grads 2 + K=12
+  (fp32 master 4 + momentum 4 + variance 4) → 16 B/param, partitioned by stage (paper Fig. 1).
+* pure fp32: 4 + 4 + 8; pure bf16 (no master copy): 2 + 2 + states in bf16 (torch.optim keeps states in the
+  parameter dtype: ``torch.zeros_like(p)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    name: str
+    states: int  # full-size state tensors per parameter (in the state dtype)
+    fixed_bytes: float | None  # bytes/param independent of dtype (8-bit optimizers), else None
+    step_temp_states: float  # full-size temporaries during step() (torch foreach AdamW: sqrt(v) list)
+    source: str
+
+
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    "adamw": OptimizerSpec(
+        "AdamW", 2, None, 1.0,
+        "torch.optim.AdamW: exp_avg + exp_avg_sq; the default foreach step allocates _foreach_sqrt(exp_avg_sq)"
+        " (one parameter-sized temporary) — torch/optim/adamw.py _multi_tensor_adamw",
+    ),
+    "adamw-8bit": OptimizerSpec(
+        "AdamW 8-bit", 0, 2.0, 0.0,
+        "bitsandbytes AdamW8bit: two 8-bit block-quantised states (blocksize 2048, Dettmers et al. 2021, "
+        "arXiv:2110.02861); tensors < 4096 elements keep 32-bit states; fused update kernel",
+    ),
+    "sgd": OptimizerSpec("SGD", 0, None, 0.0, "torch.optim.SGD without momentum keeps no state"),
+    "sgd-momentum": OptimizerSpec(
+        "SGD + momentum", 1, None, 0.0, "torch.optim.SGD momentum_buffer (one state), updated in place"
+    ),
+    "adafactor": OptimizerSpec(
+        "Adafactor", 0, None, 0.0,
+        "Adafactor (Shazeer & Stern 2018, arXiv:1804.04235) with beta1=None (HF default): factored second "
+        "moment — one row and one column vector per matrix",
+    ),
+    "lion": OptimizerSpec(
+        "Lion", 1, None, 1.0, "Lion (Chen et al. 2023, arXiv:2302.06675): one momentum state; the update "
+        "sign(·) is a parameter-sized temporary",
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PrecisionSpec:
+    name: str
+    weight_bytes: int  # resident weights of trainable params
+    grad_bytes: int
+    state_bytes: int  # per optimizer state element
+    master_bytes: int  # fp32 master copy held by the optimizer (DeepSpeed/FSDP mixed precision)
+    act_bytes: int
+    resid_bytes: int
+    autocast: bool
+    note: str
+
+
+def precision_spec(precision: str, sharded: bool) -> PrecisionSpec:
+    """Bytes per trainable parameter for a precision convention (see module docstring)."""
+    if precision == "fp32":
+        return PrecisionSpec("fp32", 4, 4, 4, 0, 4, 4, False, "pure fp32: weights, grads and states fp32")
+    if precision in ("bf16", "fp16"):
+        return PrecisionSpec(
+            precision, 2, 2, 2, 0, 2, 2, False,
+            f"pure {precision}: weights, grads and optimizer states {precision} (no fp32 master copy)",
+        )  # fmt: skip
+    half = precision.removeprefix("amp-")
+    if sharded:
+        return PrecisionSpec(
+            precision, 2, 2, 4, 4, 2, 2, False,
+            f"mixed precision as DeepSpeed/FSDP keep it: {half} weights 2 + {half} grads 2 + fp32 master 4 + "
+            "fp32 optimizer states (ZeRO paper: 16 B/param with AdamW)",
+        )  # fmt: skip
+    return PrecisionSpec(
+        precision, 4, 4, 4, 0, 2, 4, True,
+        f"torch autocast ({half}) with fp32 weights 4 + fp32 grads 4 + fp32 optimizer states, plus {half} "
+        "copies of the Linear weights made by autocast and kept for backward (HF 'Model training anatomy': "
+        "18 B/param with AdamW)",
+    )  # fmt: skip
+
+
+def optimizer_state_bytes(opt: str, trainable: int, state_bytes: int, factored_elements: int = 0) -> int:
+    """Optimizer state bytes for ``trainable`` parameters.
+
+    ``factored_elements`` (Adafactor): Σ (rows + cols) over matrices + the size of 1-D parameters.
+    """
+    spec = OPTIMIZERS[opt]
+    if spec.fixed_bytes is not None:
+        return int(trainable * spec.fixed_bytes)
+    if opt == "adafactor":
+        return 4 * factored_elements
+    return trainable * spec.states * state_bytes
+
+
+def optimizer_step_temp_bytes(opt: str, trainable: int, state_bytes: int) -> int:
+    """Temporaries allocated inside optimizer.step()."""
+    return int(OPTIMIZERS[opt].step_temp_states * trainable * state_bytes)
+
+
+@dataclass(frozen=True)
+class Sharding:
+    """Which model states are divided across the data-parallel group (ZeRO paper Fig. 1)."""
+
+    stage: int  # 0 none, 1 optimizer states, 2 + gradients, 3 + parameters
+    group: int  # data-parallel degree they are divided by
+    label: str
+
+
+def sharding(zero: int, fsdp: str, data_parallel: int, gpus_per_node: int = 8) -> Sharding:
+    """Map ZeRO stage or FSDP strategy to a sharding (formulas.md §D.2–D.3)."""
+    if fsdp == "full_shard":
+        return Sharding(3, data_parallel, "FSDP FULL_SHARD (= ZeRO-3)")
+    if fsdp == "shard_grad_op":
+        return Sharding(2, data_parallel, "FSDP SHARD_GRAD_OP (= ZeRO-2)")
+    if fsdp == "hybrid_shard":
+        return Sharding(3, min(data_parallel, gpus_per_node), "FSDP HYBRID_SHARD (ZeRO-3 within a node)")
+    if zero:
+        return Sharding(zero, data_parallel, f"DeepSpeed ZeRO-{zero}")
+    return Sharding(0, 1, "no sharding (DDP / single GPU)")
+
+
+def shard(value: int, divide: bool, group: int) -> int:
+    return -(-value // group) if divide and group > 1 else value
