@@ -1,0 +1,288 @@
+// The result panel: total vs capacity, donut chart, components table (GB and GiB), parameters, assumptions,
+// inverse answer, throughput estimates and recommended GPUs. Data is only ever set as text.
+import { append, clear, h, s } from "./dom.js";
+import { fmtInt, fmtNum, fmtParams, fmtPct, fmtUsd, GB, gb, gib } from "./format.js";
+import { has, t } from "./i18n.js";
+
+export const PALETTE = 10;
+
+export function componentLabel(name) {
+  const key = `c.${name}`;
+  return has(key) ? t(key) : name.replace(/_/g, " ");
+}
+
+/** SVG donut of the breakdown; segments carry <title> for hover and the legend is the table next to it. */
+export function donut(components, total, opts = {}) {
+  const size = opts.size || 180;
+  const r = size / 2 - 14;
+  const c = 2 * Math.PI * r;
+  const svg = s("svg", {
+    viewBox: `0 0 ${size} ${size}`,
+    width: size,
+    height: size,
+    role: "img",
+    "aria-label": t("r.chart_label"),
+    class: "donut",
+    "data-testid": "donut",
+  });
+  svg.append(s("circle", { cx: size / 2, cy: size / 2, r, class: "donut-track", "stroke-width": 22, fill: "none" }));
+  let offset = 0;
+  const entries = Object.entries(components).filter(([, v]) => v > 0);
+  const sum = entries.reduce((a, [, v]) => a + v, 0) || 1;
+  entries.forEach(([name, v], i) => {
+    const len = (v / sum) * c;
+    const seg = s("circle", {
+      cx: size / 2,
+      cy: size / 2,
+      r,
+      fill: "none",
+      "stroke-width": 22,
+      class: `seg seg-${i % PALETTE}`,
+      "stroke-dasharray": `${Math.max(len - (entries.length > 1 ? 1 : 0), 0.001)} ${c}`,
+      "stroke-dashoffset": -offset,
+      transform: `rotate(-90 ${size / 2} ${size / 2})`,
+    });
+    seg.append(s("title", { text: `${componentLabel(name)}: ${gb(v)} GB (${fmtPct(v / sum, 1)})` }));
+    svg.append(seg);
+    offset += len;
+  });
+  svg.append(s("text", { x: size / 2, y: size / 2 - 2, "text-anchor": "middle", class: "donut-value", text: gb(total) }));
+  svg.append(s("text", { x: size / 2, y: size / 2 + 16, "text-anchor": "middle", class: "donut-unit", text: "GB" }));
+  return svg;
+}
+
+function fitBlock(report) {
+  const fit = report.fit;
+  const e = report.estimate;
+  if (!fit) return h("p.muted", { testid: "fit", text: t("r.no_gpu") });
+  const ratio = fit.required_bytes / fit.capacity_bytes;
+  const level = !fit.fits ? "bad" : ratio > 0.9 ? "warn" : "ok";
+  const bar = h(`div.bar.bar-${level}`, {
+    role: "meter",
+    "aria-valuemin": 0,
+    "aria-valuemax": 100,
+    "aria-valuenow": Math.round(ratio * 100),
+    "aria-label": t("r.capacity_use"),
+  });
+  bar.append(h("div.bar-fill", { style: `width:${Math.min(ratio, 1) * 100}%` }));
+  if (ratio > 1) bar.append(h("div.bar-over", { text: `+${gb(fit.required_bytes - fit.capacity_bytes)} GB` }));
+  return h(
+    "div.fit",
+    { testid: "fit", dataset: { fits: String(fit.fits) } },
+    h(
+      "div.fit-line",
+      h(`span.badge.badge-${level}`, { testid: "fit-verdict", text: fit.fits ? t("r.fits") : t("r.no_fit") }),
+      h("span", {
+        text: t("r.fit_detail", {
+          used: gb(fit.required_bytes),
+          cap: gb(fit.capacity_bytes),
+          pct: fmtPct(fit.utilization, 0),
+          gpu: fit.gpu_name,
+        }),
+      }),
+      e.num_devices > 1 ? h("span.muted", { text: ` · ${t("r.per_device_of", { n: e.num_devices })}` }) : null,
+    ),
+    bar,
+    h("div.fit-sub.muted", {
+      text: fit.fits
+        ? t("r.headroom_left", { gb: gb(fit.headroom_bytes) })
+        : t("r.short_by", { gb: gb(-fit.headroom_bytes) }),
+    }),
+  );
+}
+
+function componentsTable(e) {
+  const tbody = h("tbody");
+  const total = e.total_bytes || 1;
+  Object.entries(e.components).forEach(([name, v], i) => {
+    if (!v) return; // a component this workload does not have (e.g. gradients in inference)
+    tbody.append(
+      h(
+        "tr",
+        { dataset: { component: name, bytes: String(v) } },
+        h("th", { scope: "row" }, h(`span.swatch.sw-${i % PALETTE}`, { "aria-hidden": "true" }), h("span", { text: componentLabel(name), title: name })),
+        h("td.num", { text: gb(v) }),
+        h("td.num", { text: gib(v) }),
+        h("td.num.muted", { text: fmtPct(v / total, 1) }),
+      ),
+    );
+  });
+  return h(
+    "table.components",
+    { testid: "components-table" },
+    h("caption.sr-only", { text: t("r.components") }),
+    h(
+      "thead",
+      h(
+        "tr",
+        h("th", { scope: "col", text: t("r.component") }),
+        h("th.num", { scope: "col", title: t("r.gb_title"), text: "GB (10⁹)" }),
+        h("th.num", { scope: "col", title: t("r.gib_title"), text: "GiB (2³⁰)" }),
+        h("th.num", { scope: "col", text: "%" }),
+      ),
+    ),
+    tbody,
+    h(
+      "tfoot",
+      h(
+        "tr",
+        h("th", { scope: "row", text: t("r.total") }),
+        h("td.num", { testid: "total-gb", text: gb(e.total_bytes) }),
+        h("td.num", { testid: "total-gib", text: gib(e.total_bytes) }),
+        h("td.num.muted", { text: "100%" }),
+      ),
+    ),
+  );
+}
+
+function kv(label, value, testid) {
+  return h("div.kv", { testid }, h("dt", { text: label }), h("dd", { text: value }));
+}
+
+function paramsBlock(e) {
+  const p = e.params;
+  return h(
+    "dl.kvs",
+    { testid: "params" },
+    kv(t("r.params_total"), fmtParams(p.total), "params-total"),
+    kv(t("r.params_active"), fmtParams(p.active), "params-active"),
+    kv(t("r.params_trainable"), p.trainable ? `${fmtParams(p.trainable)} (${fmtPct(p.trainable / p.total, p.trainable / p.total < 0.01 ? 2 : 1)})` : "0", "params-trainable"),
+    kv(t("r.layers"), fmtInt(e.model.num_layers), "layers"),
+  );
+}
+
+function inverseBlock(report) {
+  const i = report.inverse;
+  if (!i) return null;
+  const notes = (i.notes || []).map((n) => h("li", { text: n }));
+  return h(
+    "section.card.sub",
+    { testid: "inverse" },
+    h("h3", { text: t("r.inverse") }),
+    h("p.muted.small", { text: t("r.inverse_help", { n: i.count, gpu: report.fit?.gpu_name ?? i.gpu }) }),
+    h(
+      "dl.kvs",
+      kv(t("r.max_batch"), i.max_batch_size === null ? "—" : fmtInt(i.max_batch_size), "max-batch"),
+      kv(t("r.max_seq"), i.max_seq_len === null ? "—" : fmtInt(i.max_seq_len), "max-seq"),
+      kv(t("r.max_conc"), i.max_concurrent_sequences === null ? "—" : fmtInt(i.max_concurrent_sequences), "max-concurrency"),
+    ),
+    notes.length ? h("ul.notes", notes) : null,
+  );
+}
+
+function throughputBlock(report) {
+  const tp = report.throughput;
+  if (!tp) return null;
+  const rows = [];
+  if (tp.decode_tokens_per_s !== null && tp.decode_tokens_per_s !== undefined) rows.push(kv(t("r.decode_tps"), `≈ ${fmtNum(tp.decode_tokens_per_s, 1)} tok/s`, "decode-tps"));
+  if (tp.prefill_seconds !== null && tp.prefill_seconds !== undefined) rows.push(kv(t("r.prefill_s"), `≈ ${fmtNum(tp.prefill_seconds, 2)} s`, "prefill-s"));
+  if (tp.train_tokens_per_s !== null && tp.train_tokens_per_s !== undefined) rows.push(kv(t("r.train_tps"), `≈ ${fmtInt(tp.train_tokens_per_s)} tok/s`, "train-tps"));
+  if (tp.step_seconds !== null && tp.step_seconds !== undefined) rows.push(kv(t("r.step_s"), `≈ ${fmtNum(tp.step_seconds, 2)} s`, "step-s"));
+  return h(
+    "section.card.sub",
+    { testid: "throughput" },
+    h("h3", {}, t("r.throughput"), " ", h("span.badge.badge-est", { text: t("r.estimate_badge") })),
+    rows.length ? h("dl.kvs", rows) : h("p.muted", { text: "—" }),
+    h("ul.notes", [...(tp.notes || []).map((n) => h("li", { text: n })), h("li", { text: t("r.throughput_help") })]),
+  );
+}
+
+function recsBlock(report) {
+  const recs = report.recommendations || [];
+  if (!recs.length) return h("section.card.sub", { testid: "recommendations" }, h("h3", { text: t("r.recs") }), h("p.muted", { text: t("r.no_recs") }));
+  const tbody = h("tbody");
+  for (const r of recs) {
+    tbody.append(
+      h(
+        "tr",
+        { dataset: { gpu: r.gpu } },
+        h("th", { scope: "row" }, h("span", { text: r.count > 1 ? `${r.count}× ${r.gpu_name}` : r.gpu_name }), h("div.muted.small", { text: r.strategy })),
+        h("td.num", { text: `${gb(r.per_device_bytes)} / ${gb(r.capacity_bytes)}` }),
+        h("td.num", { text: fmtPct(r.headroom_fraction, 0) }),
+        h("td.num", { text: r.launch_price_usd ? fmtUsd(r.launch_price_usd * r.count) : "—" }),
+        h("td.num", { text: r.cloud_usd_per_hour ? fmtUsd(r.cloud_usd_per_hour * r.count, 2) : "—" }),
+      ),
+    );
+  }
+  return h(
+    "section.card.sub",
+    { testid: "recommendations" },
+    h("h3", { text: t("r.recs") }),
+    h(
+      "div.table-scroll",
+      h(
+        "table.recs",
+        h(
+          "thead",
+          h(
+            "tr",
+            h("th", { scope: "col", text: "GPU" }),
+            h("th.num", { scope: "col", text: t("r.per_device_gb") }),
+            h("th.num", { scope: "col", text: t("r.headroom") }),
+            h("th.num", { scope: "col", text: t("r.price") }),
+            h("th.num", { scope: "col", text: "$/h" }),
+          ),
+        ),
+        tbody,
+      ),
+    ),
+    h("p.muted.small", { text: t("r.price_note") }),
+  );
+}
+
+/**
+ * Render a report into `root`. status: "prerendered" | "live" | "pending" | "invalid" | "stale".
+ */
+export function renderResult(root, report, request, status) {
+  clear(root);
+  const e = report.estimate;
+  const head = h(
+    "div.result-head",
+    h(
+      "div",
+      h("h2#result-title", { testid: "result-title", text: e.model.name }),
+      h("div.muted.small", {
+        text: [t(`tab.${e.mode}`), e.mode === "multimodal" ? t(`o.task.${request.task}`) : null, e.model.source === "custom" ? t("r.custom_model") : null]
+          .filter(Boolean)
+          .join(" · "),
+      }),
+    ),
+    h(`span.badge.status-${status}`, { testid: "result-status", dataset: { status }, text: t(`r.status.${status}`) }),
+  );
+  const total = h(
+    "div.total",
+    h("div.total-label", { text: e.num_devices > 1 ? t("r.total_per_gpu", { n: e.num_devices }) : t("r.total") }),
+    h(
+      "div.total-value",
+      { testid: "total-value", dataset: { totalBytes: String(e.total_bytes) }, title: `${e.total_bytes.toLocaleString("en-US")} bytes` },
+      h("span.big", { text: gb(e.total_bytes) }),
+      h("span.unit", { text: " GB" }),
+    ),
+    h("div.total-sub.muted", {
+      text: `= ${gib(e.total_bytes)} GiB · ${t("r.peak_alloc")} ${gb(e.peak_allocated_bytes)} GB`,
+    }),
+  );
+  const warnings = (e.warnings || []).length
+    ? h("ul.warnings", { testid: "warnings", role: "note" }, e.warnings.map((w) => h("li", { text: w })))
+    : null;
+  append(root, [
+    head,
+    h("div.result-top", total, fitBlock(report)),
+    warnings,
+    h("div.breakdown", h("div.chart", donut(e.components, e.total_bytes)), h("div.table-scroll", componentsTable(e))),
+    h("p.muted.small.units-note", { text: t("r.units_note") }),
+    paramsBlock(e),
+    h(
+      "details.assumptions",
+      { testid: "assumptions", open: true },
+      h("summary", { text: `${t("r.assumptions")} (${e.assumptions.length})` }),
+      h(
+        "ul",
+        e.assumptions.map((a) => h("li", { text: a })),
+      ),
+    ),
+    h("div.subgrid", inverseBlock(report), throughputBlock(report)),
+    recsBlock(report),
+  ]);
+  root.dataset.status = status;
+}
