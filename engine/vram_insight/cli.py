@@ -1,0 +1,315 @@
+"""``vram`` command line: the same engine as the site, printing tables or JSON.
+
+Errors print one line on stderr and exit with status 2; no tracebacks for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+GB = 10**9
+GiB = 2**30
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class CliError(Exception):
+    pass
+
+
+def _fmt_bytes(n: int) -> str:
+    return f"{n / GB:,.2f} GB ({n / GiB:,.2f} GiB)"
+
+
+def _load_model_arg(value: str) -> dict[str, Any]:
+    """A catalog id, or a path to a config.json."""
+    path = Path(value)
+    if value.endswith(".json") or path.is_file():
+        try:
+            if path.stat().st_size > MAX_CONFIG_BYTES:
+                raise CliError(f"{value}: config.json larger than 1 MiB")
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CliError(f"{value}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"{value}: cannot read: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise CliError(f"{value}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(data, dict):
+            raise CliError(f"{value}: config.json must be a JSON object")
+        return {"config": data, "model": None}
+    return {"model": value}
+
+
+def _add_workload_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", required=True, help="catalog id (see `vram models`) or path to a config.json")
+    p.add_argument("--mode", default="inference", choices=["inference", "finetune", "training", "grpo", "multimodal"])
+    p.add_argument("--task", choices=["inference", "finetune", "training"], help="multimodal: workload")
+    p.add_argument("--batch-size", "-b", type=int)
+    p.add_argument("--seq-len", "-s", type=int, help="tokens per sequence (inference: prompt + generated)")
+    p.add_argument("--gen-len", type=int, help="inference: generated tokens (default 0)")
+    p.add_argument("--grad-accum", type=int)
+    p.add_argument("--weights", "-w", help="fp32, bf16, fp16, fp8, int8, nf4, int4, q4_k_m, q8_0, iq4_xs, …")
+    p.add_argument("--kv-cache-dtype", help="bf16, fp16, fp8, q8_0, q4_0")
+    p.add_argument("--attention", choices=["sdpa", "eager", "flash"])
+    p.add_argument("--runtime", choices=["transformers", "vllm", "llama.cpp"])
+    p.add_argument("--gpu-memory-utilization", type=float)
+    p.add_argument("--logits-all-tokens", action="store_true", default=None)
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "amp-bf16", "amp-fp16"])
+    p.add_argument("--optimizer", choices=["adamw", "adamw-8bit", "sgd", "sgd-momentum", "adafactor", "lion"])
+    p.add_argument("--grad-checkpointing", nargs="?", const="full", choices=["none", "selective", "full"])
+    p.add_argument("--chunked-ce", action="store_true", default=None)
+    p.add_argument("--method", choices=["full", "lora", "qlora", "freeze", "prefix"])
+    p.add_argument("--lora-rank", type=int)
+    p.add_argument("--lora-alpha", type=int)
+    p.add_argument("--lora-targets", help="default | all-linear | q_proj,v_proj,…")
+    p.add_argument("--adapter-dtype", choices=["fp32", "bf16"])
+    p.add_argument("--freeze-trainable-layers", type=int)
+    p.add_argument("--prefix-tokens", type=int)
+    p.add_argument("--rl-algorithm", choices=["grpo", "dpo"])
+    p.add_argument("--policy", choices=["full", "lora"])
+    p.add_argument("--num-generations", "-k", type=int)
+    p.add_argument("--prompt-len", type=int)
+    p.add_argument("--completion-len", type=int)
+    p.add_argument("--beta", type=float)
+    p.add_argument("--generation-backend", choices=["transformers", "vllm"])
+    p.add_argument("--vllm-gpu-memory-utilization", type=float)
+    p.add_argument("--images", type=int)
+    p.add_argument("--image-width", type=int)
+    p.add_argument("--image-height", type=int)
+    p.add_argument("--video-frames", type=int)
+    p.add_argument("--audio-seconds", type=float)
+    p.add_argument("--train-vision-tower", action="store_true", default=None)
+    p.add_argument("--gpus", type=int)
+    p.add_argument("--zero", type=int, choices=[0, 1, 2, 3])
+    p.add_argument("--fsdp", choices=["none", "full_shard", "shard_grad_op", "hybrid_shard"])
+    p.add_argument("--tp", type=int)
+    p.add_argument("--pp", type=int)
+    p.add_argument("--sequence-parallel", action="store_true", default=None)
+    p.add_argument("--offload", choices=["none", "optimizer", "optimizer+params"])
+    p.add_argument("--num-layers", type=int, help="override num_hidden_layers")
+    p.add_argument("--gpu", help="GPU id for fit/inverse/throughput (see `vram gpus`)")
+    p.add_argument("--mfu", type=float)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+_SKIP = {"json", "command", "func", "model"}
+
+
+def _request(args: argparse.Namespace) -> Any:
+    from .schemas import EstimateRequest
+
+    data: dict[str, Any] = _load_model_arg(args.model)
+    for key, value in vars(args).items():
+        if key in _SKIP or value is None:
+            continue
+        data[key] = value
+    data.setdefault("gpu", None)
+    return EstimateRequest.model_validate(data)
+
+
+def _print_estimate(res: Any) -> None:
+    print(f"{res.model.name} — {res.mode}, per device ({res.num_devices} device{'s' if res.num_devices > 1 else ''})")
+    print(f"  total (with runtime overhead): {_fmt_bytes(res.total_bytes)}")
+    print(f"  peak tensor bytes (max_memory_allocated): {_fmt_bytes(res.peak_allocated_bytes)}")
+    print(f"  peak phase: {res.details.get('peak_phase')}")
+    for name, value in res.components.items():
+        if value:
+            print(f"    {name:<12} {_fmt_bytes(value):>32}")
+    p = res.params
+    print(f"  parameters: total {p.total:,} · active {p.active:,} · trainable {p.trainable:,}")
+    print("  assumptions:")
+    for line in res.assumptions:
+        print(f"    - {line}")
+    for line in res.warnings:
+        print(f"  warning: {line}")
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .estimate import estimate
+
+    res = estimate(_request(args))
+    if args.json:
+        print(res.model_dump_json(indent=2))
+    else:
+        _print_estimate(res)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .planning import report
+
+    rep = report(_request(args))
+    if args.json:
+        print(rep.model_dump_json(indent=2))
+        return 0
+    _print_estimate(rep.estimate)
+    if rep.fit:
+        f = rep.fit
+        print(f"  fit on {f.gpu_name}: {'fits' if f.fits else 'does NOT fit'} ({f.utilization:.0%} of {_fmt_bytes(f.capacity_bytes)})")
+    _print_recommendations(rep.recommendations)
+    if rep.inverse:
+        i = rep.inverse
+        print(f"  on {i.count} × {i.gpu}: max batch {i.max_batch_size}, max seq_len {i.max_seq_len}")
+    if rep.throughput:
+        t = rep.throughput
+        for k in ("decode_tokens_per_s", "prefill_seconds", "train_tokens_per_s", "step_seconds"):
+            if getattr(t, k) is not None:
+                print(f"  {k} (estimate): {getattr(t, k):,}")
+    return 0
+
+
+def _print_recommendations(recs: list[Any]) -> None:
+    print("  GPUs that fit:")
+    for r in recs:
+        price = f"${r.cloud_usd_per_hour:,.2f}/h" if r.cloud_usd_per_hour else ""
+        buy = f"${r.launch_price_usd:,.0f}" if r.launch_price_usd else ""
+        print(f"    {r.count} × {r.gpu_name:<28} {r.strategy:<28} headroom {r.headroom_fraction:6.1%} {price:>10} {buy:>9}")
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from .planning import recommend
+
+    recs = recommend(_request(args), limit=12)
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in recs], indent=2))
+    else:
+        _print_recommendations(recs)
+    return 0
+
+
+def cmd_inverse(args: argparse.Namespace) -> int:
+    from .catalog import load_catalog
+    from .planning import inverse
+
+    req = _request(args)
+    if not req.gpu:
+        raise CliError("--gpu is required for the inverse question")
+    inv = inverse(req, load_catalog().gpu(req.gpu))
+    if args.json:
+        print(inv.model_dump_json(indent=2))
+    else:
+        print(f"On {inv.count} × {inv.gpu}: max batch {inv.max_batch_size}, max seq_len {inv.max_seq_len}, "
+              f"max concurrent sequences {inv.max_concurrent_sequences}")  # fmt: skip
+        for n in inv.notes:
+            print(f"  - {n}")
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from .estimate import resolve_model
+    from .params import count_params
+    from .schemas import EstimateRequest
+
+    req = EstimateRequest.model_validate({**_load_model_arg(args.model), "gpu": None})
+    model = resolve_model(req)
+    pc = count_params(model.arch)
+    breakdown = dict(pc.components)
+    extra = 0
+    if model.multimodal is not None:
+        mm = model.multimodal
+        for t in mm.towers:
+            breakdown[f"tower:{t.name}"] = t.params
+            extra += t.params
+        breakdown["projector"] = mm.projector_params
+        extra += mm.projector_params + sum(mm.other_params.values())
+        breakdown.update({f"other:{k}": v for k, v in mm.other_params.items()})
+    out = {"model": model.info.name, "total": pc.total + extra, "active": pc.active + extra, "breakdown": breakdown}
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{out['model']}: total {out['total']:,} · active {out['active']:,}")
+        for k, v in breakdown.items():
+            print(f"  {k:<20} {v:>18,}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .web_api import catalog_summary
+
+    models = catalog_summary()["models"]
+    if args.json:
+        print(json.dumps(models, indent=2))
+    else:
+        for m in models:
+            total = f"{m['params_total'] / 1e9:,.2f}B" if m["params_total"] else "?"
+            print(f"{m['id']:<32} {m['kind']:<10} {total:>10}  {m['name']}")
+    return 0
+
+
+def cmd_gpus(args: argparse.Namespace) -> int:
+    from .catalog import load_catalog
+
+    gpus = [g.model_dump(mode="json") for g in load_catalog().gpus.values()]
+    if args.json:
+        print(json.dumps(gpus, indent=2))
+    else:
+        for g in gpus:
+            print(f"{g['id']:<24} {g['memory_gb']:>6g} GB {g['bandwidth_gbps']:>7g} GB/s {g['bf16_tflops']:>7g} TFLOPS  {g['name']}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schemas import EstimateRequest
+
+    print(json.dumps(EstimateRequest.model_json_schema(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vram", description="GPU memory estimates for LLM workloads")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"vram-insight {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, help_text in (
+        ("estimate", cmd_estimate, "memory per device for one workload"),
+        ("report", cmd_report, "estimate + fit + recommended GPUs + inverse + throughput"),
+        ("recommend", cmd_recommend, "GPUs (single and multi-card) that fit, ranked by price"),
+        ("inverse", cmd_inverse, "largest batch / context that fits --gpu"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        _add_workload_args(p)
+        p.set_defaults(func=func)
+    p = sub.add_parser("params", help="exact parameter counts")
+    p.add_argument("--model", "-m", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_params)
+    for name, func, help_text in (("models", cmd_models, "the model catalog"), ("gpus", cmd_gpus, "the GPU catalog"),
+                                  ("schema", cmd_schema, "JSON Schema of the request")):  # fmt: skip
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=func)
+    return parser
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its one-line usage error
+        return int(exc.code or 0) if exc.code in (0, None) else 2
+    from .catalog import CatalogError
+    from .estimate import EstimateError
+
+    try:
+        return int(args.func(args))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
+        print(f"vram: error: {'--' + loc.replace('_', '-') + ': ' if loc else ''}{msg}", file=sys.stderr)
+    except (CliError, EstimateError, CatalogError) as exc:
+        print(f"vram: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        print(f"vram: error: could not compute this input: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        return 0
+    return 2

@@ -1,0 +1,215 @@
+"""Planning on top of an estimate: does it fit, which GPUs to buy or rent, how far batch/context can go, and
+roughly how fast it runs. Throughput figures are labelled estimates: decode from memory bandwidth (roofline),
+prefill and training from FLOPs at a stated model-FLOPs utilisation (MFU).
+"""
+
+from __future__ import annotations
+
+from .catalog import GpuEntry, load_catalog
+from .estimate import EstimateError, estimate, resolve_model
+from .params import count_params
+from .quant import normalise_format, weight_bytes
+from .schemas import EstimateRequest, EstimateResult, Fit, Inverse, Recommendation, Report, Throughput
+
+# Counts tried for multi-GPU setups: one node of up to 8, then whole nodes.
+GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
+HEADROOM = 0.0  # a configuration fits when required ≤ capacity; headroom is reported, not assumed
+
+
+def fit(result: EstimateResult, gpu: GpuEntry) -> Fit:
+    cap = gpu.memory_bytes
+    need = result.total_bytes
+    return Fit(
+        gpu=gpu.id,
+        gpu_name=gpu.name,
+        capacity_bytes=cap,
+        required_bytes=need,
+        fits=need <= cap,
+        headroom_bytes=cap - need,
+        utilization=round(need / cap, 4),
+    )
+
+
+def _scaled_request(req: EstimateRequest, count: int) -> tuple[EstimateRequest, str]:
+    """The same workload spread over ``count`` GPUs the way practitioners would do it."""
+    if count == 1:
+        return req.model_copy(update={"gpus": 1, "tp": 1, "pp": 1, "zero": 0, "fsdp": "none"}), "single GPU"
+    if req.mode == "inference" or (req.mode == "multimodal" and req.task == "inference"):
+        return req.model_copy(update={"gpus": count, "tp": count, "pp": 1}), f"tensor parallel × {count}"
+    if req.zero or req.fsdp != "none":
+        return req.model_copy(update={"gpus": count}), f"{'ZeRO-' + str(req.zero) if req.zero else 'FSDP'} × {count}"
+    return req.model_copy(update={"gpus": count, "zero": 3, "tp": 1, "pp": 1}), f"ZeRO-3 / FSDP full shard × {count}"
+
+
+def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
+    """Cheapest configurations that fit: single cards first, then multi-GPU, ranked by price."""
+    catalog = load_catalog()
+    by_count: dict[int, tuple[EstimateResult, str] | None] = {}
+    for count in GPU_COUNTS:
+        scaled, strategy = _scaled_request(req, count)
+        try:
+            by_count[count] = (estimate(scaled), strategy)
+        except (EstimateError, ValueError):
+            by_count[count] = None
+    options: list[tuple[tuple[float, ...], Recommendation]] = []
+    for gpu in catalog.gpus.values():
+        for count in GPU_COUNTS:
+            if count > 1 and count > gpu.max_per_node and count % 8:
+                continue
+            if gpu.max_per_node == 1 and count > 1:
+                break
+            entry = by_count[count]
+            if entry is None:
+                continue
+            result, strategy = entry
+            if req.runtime == "vllm" and req.mode == "inference":
+                need = result.total_bytes
+            else:
+                need = result.total_bytes
+            cap = gpu.memory_bytes
+            if need > cap:
+                continue
+            price = gpu.cloud_usd_per_hour * count if gpu.cloud_usd_per_hour else None
+            buy = gpu.launch_price_usd * count if gpu.launch_price_usd else None
+            rank = (count, price if price is not None else float("inf"), buy if buy is not None else float("inf"), cap)
+            options.append(
+                (
+                    rank,
+                    Recommendation(
+                        gpu=gpu.id,
+                        gpu_name=gpu.name,
+                        count=count,
+                        strategy=strategy,
+                        per_device_bytes=need,
+                        capacity_bytes=cap,
+                        headroom_fraction=round(1 - need / cap, 4),
+                        launch_price_usd=buy,
+                        cloud_usd_per_hour=price,
+                    ),
+                )
+            )
+            break  # the smallest count that fits this GPU
+    options.sort(key=lambda item: item[0])
+    singles = [r for _, r in options if r.count == 1]
+    multis = [r for _, r in options if r.count > 1]
+    half = max(1, limit // 2)
+    picked = singles[:half] + multis[: limit - min(len(singles), half)]
+    return picked[:limit]
+
+
+def _max_fitting(req: EstimateRequest, field: str, cap: int, lo: int, hi: int) -> int | None:
+    """Largest value of ``field`` in [lo, hi] whose estimate fits ``cap`` (memory grows monotonically)."""
+
+    def fits(value: int) -> bool:
+        update: dict[str, int] = {field: value}
+        if field == "seq_len" and req.mode == "inference" and req.gen_len >= value:
+            update["gen_len"] = max(0, value - 1)
+        try:
+            return estimate(req.model_copy(update=update)).total_bytes <= cap
+        except (EstimateError, ValueError):
+            return False
+
+    if not fits(lo):
+        return None
+    step = lo
+    while step * 2 <= hi and fits(step * 2):
+        step *= 2
+    good, bad = step, min(hi + 1, step * 2)
+    while bad - good > max(1, good // 64):
+        mid = (good + bad) // 2
+        if fits(mid):
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
+def inverse(req: EstimateRequest, gpu: GpuEntry) -> Inverse:
+    """Largest batch, context and concurrency that fit ``req.gpus`` × ``gpu``."""
+    cap = gpu.memory_bytes
+    notes: list[str] = []
+    seq_field = "seq_len"
+    model = resolve_model(req)
+    ctx_limit = model.info.context_length or 1 << 20
+    max_batch = _max_fitting(req, "batch_size", cap, 1, 1 << 14)
+    max_seq = _max_fitting(req, seq_field, cap, max(1, req.gen_len + 1), ctx_limit)
+    if max_seq == ctx_limit:
+        notes.append(f"the model's context length ({ctx_limit:,} tokens) is reached before memory runs out")
+    concurrency = max_batch if req.mode == "inference" else None
+    if req.mode == "inference":
+        notes.append(f"concurrent sequences of {req.seq_len:,} tokens each")
+    return Inverse(
+        gpu=gpu.id,
+        count=req.gpus,
+        max_batch_size=max_batch,
+        max_seq_len=max_seq,
+        max_concurrent_sequences=concurrency,
+        notes=notes,
+    )
+
+
+def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> Throughput:
+    """Roofline estimates (labelled as such)."""
+    model = resolve_model(req)
+    a = model.arch
+    pc = count_params(a)
+    notes = ["Estimates, not measurements: roofline bounds with the stated assumptions"]
+    n = req.gpus
+    bandwidth = gpu.bandwidth_gbps * 1e9 * n
+    flops = gpu.bf16_tflops * 1e12 * n
+    active = pc.active
+    # Attention FLOPs per token at context s: 2 (QK and AV) × 2 FLOPs × layers × heads × head_dim × s.
+    attn_per_token = 4 * a.num_layers * a.num_heads * a.head_dim
+    out = Throughput(gpu=gpu.id, notes=notes)
+    if req.mode in ("inference", "multimodal") and (req.mode != "multimodal" or req.task == "inference"):
+        try:
+            fmt = normalise_format(req.weights)
+            wb = weight_bytes(a, pc.components, fmt)
+            active_bytes = wb.total * active / max(pc.total, 1)
+        except ValueError:
+            active_bytes = 2 * active
+        kv = result.components.get("kv_cache", 0) * n
+        step_bytes = active_bytes + kv
+        step_s = step_bytes / bandwidth
+        out.decode_tokens_per_s = round(req.batch_size / step_s, 1)
+        prompt = req.seq_len - req.gen_len
+        prefill_flops = req.batch_size * (2 * active * prompt + attn_per_token * prompt * prompt / 2)
+        out.prefill_seconds = round(prefill_flops / (flops * req.mfu), 4)
+        notes.append(
+            f"decode: every step reads the active weights ({active_bytes / 1e9:.1f} GB) and the KV cache at "
+            f"{gpu.bandwidth_gbps:.0f} GB/s per GPU (upper bound); prefill at {req.mfu:.0%} MFU of "
+            f"{gpu.bf16_tflops:.0f} dense BF16 TFLOPS"
+        )
+    else:
+        tokens = req.batch_size * req.seq_len * max(1, req.gpus // (req.tp * req.pp))
+        if req.mode == "grpo":
+            tokens = req.batch_size * (req.prompt_len + req.completion_len)
+        trainable_share = result.params.trainable / max(pc.total, 1)
+        # 2 FLOPs/param forward; backward 2× for activations (+2× for weight grads of trainable params).
+        per_token = 2 * active + 2 * active + 2 * active * trainable_share + 3 * attn_per_token * req.seq_len / 2
+        if req.grad_checkpointing == "full":
+            per_token += 2 * active
+        step_flops = per_token * tokens * req.grad_accum
+        step_s = step_flops / (flops * req.mfu)
+        out.step_seconds = round(step_s, 4)
+        out.train_tokens_per_s = round(tokens * req.grad_accum / step_s, 1)
+        notes.append(
+            f"training: 6 × active params FLOPs/token (4 + 2 × trainable share{', + 2 recompute' if req.grad_checkpointing == 'full' else ''}) "
+            f"at {req.mfu:.0%} MFU of {n} × {gpu.bf16_tflops:.0f} TFLOPS"
+        )
+        if req.mode == "grpo":
+            notes.append("GRPO step time excludes generation (rollout) time")
+    return out
+
+
+def report(req: EstimateRequest) -> Report:
+    """Estimate + fit on the chosen GPU + recommendations + inverse + throughput."""
+    result = estimate(req)
+    gpu = load_catalog().gpu(req.gpu) if req.gpu else None
+    return Report(
+        estimate=result,
+        fit=fit(result, gpu) if gpu else None,
+        recommendations=recommend(req),
+        inverse=inverse(req, gpu) if gpu else None,
+        throughput=throughput(req, result, gpu) if gpu else None,
+    )

@@ -1,0 +1,144 @@
+"""JSON-in/JSON-out entry point for the browser worker (and anything else that speaks JSON).
+
+``call(op, payload_json)`` never raises: it returns ``{"ok": true, "result": …}`` or
+``{"ok": false, "error": {"message": …, "field": …}}`` so the UI can show the message next to the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import __version__
+from .arch import ConfigError
+from .catalog import CatalogError, load_catalog
+from .estimate import EstimateError, estimate
+from .params import count_params
+from .planning import report
+from .schemas import EstimateRequest
+
+MAX_PAYLOAD = 1 << 20  # 1 MiB: a config.json is a few KB
+
+
+def _info(_: dict[str, Any]) -> dict[str, Any]:
+    cat = load_catalog()
+    text = sum(1 for m in cat.models.values() if m.kind == "text")
+    return {
+        "engine_version": __version__,
+        "catalog": {"models": len(cat.models), "text_models": text, "multimodal_models": len(cat.models) - text,
+                    "gpus": len(cat.gpus)},
+    }  # fmt: skip
+
+
+def catalog_summary() -> dict[str, Any]:
+    from .estimate import resolve_model
+
+    cat = load_catalog()
+    models = []
+    for m in cat.models.values():
+        try:
+            resolved = resolve_model(EstimateRequest(model=m.id, gpu=None))
+            pc = count_params(resolved.arch)
+            extra = 0
+            if resolved.multimodal is not None:
+                mm = resolved.multimodal
+                extra = sum(t.params for t in mm.towers) + mm.projector_params + sum(mm.other_params.values())
+            total, active = pc.total + extra, pc.active + extra
+        except (EstimateError, ValueError):
+            total = active = None
+        models.append(
+            {"id": m.id, "name": m.name, "family": m.family, "kind": m.kind, "modalities": list(m.modalities),
+             "hf_repo": m.hf_repo, "context_length": m.context_length, "params_total": total,
+             "params_active": active, "model_type": m.config.get("model_type")}
+        )  # fmt: skip
+    gpus = [
+        {"id": g.id, "name": g.name, "vendor": g.vendor, "segment": g.segment, "memory_gb": g.memory_gb,
+         "usable_memory_gb": g.usable_memory_gb, "bandwidth_gbps": g.bandwidth_gbps, "bf16_tflops": g.bf16_tflops,
+         "launch_price_usd": g.launch_price_usd, "cloud_usd_per_hour": g.cloud_usd_per_hour,
+         "max_per_node": g.max_per_node}
+        for g in cat.gpus.values()
+    ]  # fmt: skip
+    return {"models": models, "gpus": gpus}
+
+
+def _catalog(_: dict[str, Any]) -> dict[str, Any]:
+    return catalog_summary()
+
+
+def _estimate(payload: dict[str, Any]) -> dict[str, Any]:
+    return estimate(EstimateRequest.model_validate(payload)).model_dump(mode="json")
+
+
+def _report(payload: dict[str, Any]) -> dict[str, Any]:
+    return report(EstimateRequest.model_validate(payload)).model_dump(mode="json")
+
+
+def _parse_config(payload: dict[str, Any]) -> dict[str, Any]:
+    config = payload.get("config")
+    if not isinstance(config, dict):
+        raise ConfigError("paste a config.json object")
+    from .estimate import resolve_model
+
+    resolved = resolve_model(EstimateRequest(config=config, model=None, gpu=None))
+    a = resolved.arch
+    pc = count_params(a)
+    extra = 0
+    if resolved.multimodal is not None:
+        mm = resolved.multimodal
+        extra = sum(t.params for t in mm.towers) + mm.projector_params + sum(mm.other_params.values())
+    summary = (
+        f"{a.model_type}: {a.num_layers} layers, hidden {a.hidden_size}, {a.num_heads} heads / {a.num_kv_heads} KV "
+        f"heads × {a.head_dim}, vocab {a.vocab_size:,}" + (f", {a.moe.num_experts} experts top-{a.moe.top_k}" if a.moe else "")
+    )
+    return {"model_type": a.model_type, "params_total": pc.total + extra, "params_active": pc.active + extra,
+            "summary": summary, "assumptions": list(a.assumptions)}  # fmt: skip
+
+
+def _schema(_: dict[str, Any]) -> dict[str, Any]:
+    return EstimateRequest.model_json_schema()
+
+
+OPS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "info": _info,
+    "catalog": _catalog,
+    "estimate": _estimate,
+    "report": _report,
+    "parse_config": _parse_config,
+    "schema": _schema,
+}
+
+
+def _error(message: str, field: str | None = None) -> str:
+    return json.dumps({"ok": False, "error": {"message": message, "field": field}})
+
+
+def call(op: str, payload_json: str = "{}") -> str:
+    """Run one operation; always returns a JSON string."""
+    handler = OPS.get(op)
+    if handler is None:
+        return _error(f"unknown operation {op!r}; one of {', '.join(OPS)}")
+    if len(payload_json) > MAX_PAYLOAD:
+        return _error("input too large (limit 1 MiB)", "config")
+    try:
+        payload = json.loads(payload_json or "{}")
+    except json.JSONDecodeError as exc:
+        return _error(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "config")
+    if not isinstance(payload, dict):
+        return _error("the request must be a JSON object")
+    try:
+        return json.dumps({"ok": True, "result": handler(payload)})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(p) for p in first["loc"]]
+        field = loc[0] if loc else None
+        message = first["msg"].removeprefix("Value error, ")
+        return _error(f"{'.'.join(loc) + ': ' if loc else ''}{message}", field)
+    except EstimateError as exc:
+        return _error(str(exc), exc.field)
+    except (ConfigError, CatalogError) as exc:
+        return _error(str(exc), "config" if isinstance(exc, ConfigError) else "model")
+    except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError) as exc:
+        return _error(f"could not compute this input: {exc}")
