@@ -80,12 +80,21 @@ class ArchSpec(BaseModel):
     max_position_embeddings: int | None = None
     mla: MLASpec | None = None
     moe: MoESpec | None = None
-    extra_params: dict[str, int] = Field(default_factory=dict, description="Named tensors outside the pattern.")
+    extra_params: dict[str, int] = Field(
+        default_factory=dict, description="Named tensors outside the pattern."
+    )
     assumptions: list[str] = Field(default_factory=list)
 
     @property
     def num_layers(self) -> int:
         return len(self.layers)
+
+    def layer_groups(self, start: int = 0) -> list[tuple[LayerSpec, int]]:
+        """Distinct layer kinds with their counts (from layer ``start`` on): formulas run once per kind."""
+        counts: dict[LayerSpec, int] = {}
+        for layer in self.layers[start:]:
+            counts[layer] = counts.get(layer, 0) + 1
+        return list(counts.items())
 
     @property
     def q_dim(self) -> int:
@@ -160,7 +169,9 @@ def _layer_kinds(cfg: dict[str, Any], model_type: str, n_layers: int) -> tuple[l
 
     if isinstance(layer_types, list) and len(layer_types) >= n_layers and window:
         # transformers ≥ 4.53 writes the pattern explicitly: "sliding_attention" / "full_attention".
-        kinds = [("sliding", window) if "sliding" in str(t) else ("full", None) for t in layer_types[:n_layers]]
+        kinds = [
+            ("sliding", window) if "sliding" in str(t) else ("full", None) for t in layer_types[:n_layers]
+        ]
     elif model_type in ("gemma2",) and window:
         # Gemma-2 alternates local (sliding) and global layers, local first (modeling_gemma2.py: layer_idx % 2 == 0).
         kinds = [("sliding", window) if i % 2 == 0 else ("full", None) for i in range(n_layers)]
@@ -180,9 +191,13 @@ def _layer_kinds(cfg: dict[str, Any], model_type: str, n_layers: int) -> tuple[l
     elif window and model_type in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "qwen2_5_vl", "qwen2_vl"):
         if cfg.get("use_sliding_window"):
             max_window_layers = _opt_int(cfg, "max_window_layers", default=n_layers) or 0
-            kinds = [("sliding", window) if i >= max_window_layers else ("full", None) for i in range(n_layers)]
+            kinds = [
+                ("sliding", window) if i >= max_window_layers else ("full", None) for i in range(n_layers)
+            ]
         else:
-            notes.append("sliding_window is present but use_sliding_window is false: full attention in every layer")
+            notes.append(
+                "sliding_window is present but use_sliding_window is false: full attention in every layer"
+            )
     elif window and model_type in ("mistral", "mixtral", "phi3", "starcoder2", "generic"):
         kinds = [("sliding", window)] * n_layers
     return [LayerSpec(attention=a, window=w) for a, w in kinds], notes
@@ -260,7 +275,9 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
     if model_type.endswith("_text") and model_type not in KNOWN_TYPES:
         model_type = model_type.removesuffix("_text")
     if not model_type:
-        notes.append("config has no model_type: read as a generic Llama-style decoder (SwiGLU, RMSNorm, RoPE)")
+        notes.append(
+            "config has no model_type: read as a generic Llama-style decoder (SwiGLU, RMSNorm, RoPE)"
+        )
         model_type = "generic"
     elif model_type not in KNOWN_TYPES:
         notes.append(
@@ -280,23 +297,31 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
     n_heads = _require_int(cfg, "num_attention_heads", "n_head")
     vocab = _require_int(cfg, "padded_vocab_size", "vocab_size")
 
-    if mt == "chatglm" or mt in ("glm", "glm4") and "multi_query_group_num" in cfg:
+    if mt == "chatglm" or (mt in ("glm", "glm4") and "multi_query_group_num" in cfg):
         n_kv = (
-            _opt_int(cfg, "multi_query_group_num", default=n_heads) if cfg.get("multi_query_attention") else n_heads
+            _opt_int(cfg, "multi_query_group_num", default=n_heads)
+            if cfg.get("multi_query_attention")
+            else n_heads
         )
         head_dim = _opt_int(cfg, "kv_channels", default=hidden // n_heads) or hidden // n_heads
         intermediate = _require_int(cfg, "ffn_hidden_size", "intermediate_size")
     else:
         n_kv = _opt_int(cfg, "num_key_value_heads", "num_kv_heads", default=n_heads) or n_heads
         head_dim = _opt_int(cfg, "head_dim") or hidden // n_heads
-        intermediate = _opt_int(cfg, "intermediate_size_mlp", "intermediate_size", "ffn_hidden_size", "ff_intermediate_size")
+        intermediate = _opt_int(
+            cfg, "intermediate_size_mlp", "intermediate_size", "ffn_hidden_size", "ff_intermediate_size"
+        )
         if intermediate is None:
             intermediate = 4 * hidden
             notes.append("intermediate_size missing: assumed 4 × hidden_size")
     if n_heads % n_kv:
-        raise ConfigError(f"num_attention_heads ({n_heads}) must be a multiple of num_key_value_heads ({n_kv})")
+        raise ConfigError(
+            f"num_attention_heads ({n_heads}) must be a multiple of num_key_value_heads ({n_kv})"
+        )
     if hidden % n_heads and not _get(cfg, "head_dim", "kv_channels") and not cfg.get("kv_lora_rank"):
-        raise ConfigError(f"hidden_size ({hidden}) is not divisible by num_attention_heads ({n_heads}); set head_dim")
+        raise ConfigError(
+            f"hidden_size ({hidden}) is not divisible by num_attention_heads ({n_heads}); set head_dim"
+        )
 
     layers, layer_notes = _layer_kinds(cfg, mt, n_layers)
     notes += layer_notes
@@ -317,7 +342,9 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
 
     act = str(_get(cfg, "hidden_act", "hidden_activation", "activation_function", default="silu"))
     gated = mt not in ("gpt2", "gpt_neox", "falcon", "phi", "starcoder2") and act not in ("gelu_new",)
-    norm: Literal["rms", "layer"] = "layer" if mt in ("gpt2", "gpt_neox", "falcon", "phi", "starcoder2", "phi3small", "cohere") else "rms"
+    norm: Literal["rms", "layer"] = (
+        "layer" if mt in ("gpt2", "gpt_neox", "falcon", "phi", "starcoder2", "phi3small", "cohere") else "rms"
+    )
     if mt == "chatglm" and cfg.get("rmsnorm") is False:
         norm = "layer"
 
@@ -330,15 +357,19 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
         or mt == "phi3small"
     )
     o_bias = bool(
-        cfg.get("attention_bias") and mt not in ("qwen2", "qwen2_moe")
+        (cfg.get("attention_bias") and mt not in ("qwen2", "qwen2_moe"))
         or (mt == "internlm2" and cfg.get("bias"))
         or (mt == "chatglm" and cfg.get("add_bias_linear"))
         or mt == "phi3small"
     )
-    mlp_bias = bool(cfg.get("mlp_bias") or (mt == "chatglm" and cfg.get("add_bias_linear")) or mt == "phi3small")
+    mlp_bias = bool(
+        cfg.get("mlp_bias") or (mt == "chatglm" and cfg.get("add_bias_linear")) or mt == "phi3small"
+    )
 
     qk_norm: Literal["none", "head", "full"] = "none"
-    if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text") or (mt.startswith("llama4") and cfg.get("use_qk_norm")):
+    if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text") or (
+        mt.startswith("llama4") and cfg.get("use_qk_norm")
+    ):
         qk_norm = "head"
     elif mt == "olmo2":
         qk_norm = "full"

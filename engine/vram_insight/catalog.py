@@ -75,7 +75,9 @@ class GpuEntry(_Strict):
     segment: Literal["consumer", "workstation", "datacenter", "unified"]
     memory_gb: float = Field(gt=0, description="Memory as marketed, decimal GB (10^9 bytes).")
     usable_memory_gb: float | None = Field(
-        default=None, gt=0, description="Memory a framework can allocate when less than memory_gb (Apple, B200)."
+        default=None,
+        gt=0,
+        description="Memory a framework can allocate when less than memory_gb (Apple, B200).",
     )
     memory_type: str
     bandwidth_gbps: float = Field(gt=0, description="Memory bandwidth, GB/s (10^9 bytes/s).")

@@ -47,8 +47,12 @@ def _load_model_arg(value: str) -> dict[str, Any]:
 
 
 def _add_workload_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", required=True, help="catalog id (see `vram models`) or path to a config.json")
-    p.add_argument("--mode", default="inference", choices=["inference", "finetune", "training", "grpo", "multimodal"])
+    p.add_argument(
+        "--model", "-m", required=True, help="catalog id (see `vram models`) or path to a config.json"
+    )
+    p.add_argument(
+        "--mode", default="inference", choices=["inference", "finetune", "training", "grpo", "multimodal"]
+    )
     p.add_argument("--task", choices=["inference", "finetune", "training"], help="multimodal: workload")
     p.add_argument("--batch-size", "-b", type=int)
     p.add_argument("--seq-len", "-s", type=int, help="tokens per sequence (inference: prompt + generated)")
@@ -114,7 +118,9 @@ def _request(args: argparse.Namespace) -> Any:
 
 
 def _print_estimate(res: Any) -> None:
-    print(f"{res.model.name} — {res.mode}, per device ({res.num_devices} device{'s' if res.num_devices > 1 else ''})")
+    print(
+        f"{res.model.name} — {res.mode}, per device ({res.num_devices} device{'s' if res.num_devices > 1 else ''})"
+    )
     print(f"  total (with runtime overhead): {_fmt_bytes(res.total_bytes)}")
     print(f"  peak tensor bytes (max_memory_allocated): {_fmt_bytes(res.peak_allocated_bytes)}")
     print(f"  peak phase: {res.details.get('peak_phase')}")
@@ -151,7 +157,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     _print_estimate(rep.estimate)
     if rep.fit:
         f = rep.fit
-        print(f"  fit on {f.gpu_name}: {'fits' if f.fits else 'does NOT fit'} ({f.utilization:.0%} of {_fmt_bytes(f.capacity_bytes)})")
+        print(
+            f"  fit on {f.gpu_name}: {'fits' if f.fits else 'does NOT fit'} ({f.utilization:.0%} of {_fmt_bytes(f.capacity_bytes)})"
+        )
     _print_recommendations(rep.recommendations)
     if rep.inverse:
         i = rep.inverse
@@ -169,7 +177,9 @@ def _print_recommendations(recs: list[Any]) -> None:
     for r in recs:
         price = f"${r.cloud_usd_per_hour:,.2f}/h" if r.cloud_usd_per_hour else ""
         buy = f"${r.launch_price_usd:,.0f}" if r.launch_price_usd else ""
-        print(f"    {r.count} × {r.gpu_name:<28} {r.strategy:<28} headroom {r.headroom_fraction:6.1%} {price:>10} {buy:>9}")
+        print(
+            f"    {r.count} × {r.gpu_name:<28} {r.strategy:<28} headroom {r.headroom_fraction:6.1%} {price:>10} {buy:>9}"
+        )
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -219,7 +229,12 @@ def cmd_params(args: argparse.Namespace) -> int:
         breakdown["projector"] = mm.projector_params
         extra += mm.projector_params + sum(mm.other_params.values())
         breakdown.update({f"other:{k}": v for k, v in mm.other_params.items()})
-    out = {"model": model.info.name, "total": pc.total + extra, "active": pc.active + extra, "breakdown": breakdown}
+    out = {
+        "model": model.info.name,
+        "total": pc.total + extra,
+        "active": pc.active + extra,
+        "breakdown": breakdown,
+    }
     if args.json:
         print(json.dumps(out, indent=2))
     else:
@@ -250,7 +265,9 @@ def cmd_gpus(args: argparse.Namespace) -> int:
         print(json.dumps(gpus, indent=2))
     else:
         for g in gpus:
-            print(f"{g['id']:<24} {g['memory_gb']:>6g} GB {g['bandwidth_gbps']:>7g} GB/s {g['bf16_tflops']:>7g} TFLOPS  {g['name']}")
+            print(
+                f"{g['id']:<24} {g['memory_gb']:>6g} GB {g['bandwidth_gbps']:>7g} GB/s {g['bf16_tflops']:>7g} TFLOPS  {g['name']}"
+            )
     return 0
 
 
@@ -286,8 +303,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
     return parser
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

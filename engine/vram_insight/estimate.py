@@ -7,6 +7,7 @@ its breakdown — the same way the measured runs in validation/ report ``breakdo
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,9 @@ MiB = 1 << 20
 GiB = 1 << 30
 
 # Runtime overheads outside PyTorch's allocator (formulas.md §I).
-CUDA_CONTEXT_BYTES = 400 * MiB  # ptrblck (pytorch/pytorch #107667): "around 400MB if CUDA >= 11.7 … lazy loading"
+CUDA_CONTEXT_BYTES = (
+    400 * MiB
+)  # ptrblck (pytorch/pytorch #107667): "around 400MB if CUDA >= 11.7 … lazy loading"
 CUBLAS_WORKSPACE_BYTES = 32 * MiB  # PyTorch CUDABlas default workspace (CUBLAS_WORKSPACE_CONFIG :4096:8)
 NCCL_BYTES = 1 * GiB  # NVIDIA/nccl #864: ~1.6 GB per communicator after all-reduce; 0.5–2 GB reported
 VLLM_CUDA_GRAPH_BYTES = 512 * MiB  # vLLM "Graph capturing finished … took 0.3–1 GiB" (typical log lines)
@@ -79,13 +82,30 @@ class Ctx:
 
 
 def _is_multimodal_config(config: dict[str, Any]) -> bool:
-    return any(k in config for k in ("vision_config", "audio_config", "vision_tower", "encoder")) or config.get(
-        "model_type"
-    ) in ("whisper", "vision-encoder-decoder", "florence2", "clip", "siglip")
+    return any(
+        k in config for k in ("vision_config", "audio_config", "vision_tower", "encoder")
+    ) or config.get("model_type") in ("whisper", "vision-encoder-decoder", "florence2", "clip", "siglip")
+
+
+_RESOLVED: dict[tuple[str | None, str | None, int | None], ResolvedModel] = {}
+_RESOLVED_MAX = 64
 
 
 def resolve_model(req: EstimateRequest) -> ResolvedModel:
-    """The architecture to size: a custom config.json, or a catalog entry's config."""
+    """The architecture to size (cached: planning re-estimates the same model many times)."""
+    key = (req.model if req.config is None else None,
+           json.dumps(req.config, sort_keys=True, default=str) if req.config is not None else None, req.num_layers)  # fmt: skip
+    hit = _RESOLVED.get(key)
+    if hit is None:
+        hit = _resolve_model(req)
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.pop(next(iter(_RESOLVED)))
+        _RESOLVED[key] = hit
+    return hit
+
+
+def _resolve_model(req: EstimateRequest) -> ResolvedModel:
+    """A custom config.json, or a catalog entry's config, parsed into an ArchSpec (+ towers)."""
     entry: ModelEntry | None = None
     if req.config is not None:
         config = req.config
@@ -170,7 +190,9 @@ def _weights_per_gpu(total: int, tp: int, pp: int) -> int:
 
 def _active_tokens_layer_peak(a: ArchSpec, tokens: int, act_bytes: int) -> int:
     """Largest per-layer forward transient over the layers (MoE layers pass top-k expert widths)."""
-    return max(act.inference_layer_peak_per_token(a, layer, act_bytes) for layer in a.layers) * tokens
+    return (
+        max(act.inference_layer_peak_per_token(a, layer, act_bytes) for layer, _ in a.layer_groups()) * tokens
+    )
 
 
 def _inference_forward_bytes(
@@ -231,13 +253,17 @@ def _format_for_runtime(ctx: Ctx) -> str:
         if fmt in ("bf16", "fp16"):
             fmt = "f16" if fmt == "fp16" else "bf16"
         else:
-            raise EstimateError(f"llama.cpp runs GGUF files: choose a GGUF type (q4_k_m, q8_0, …), not {fmt}", "weights")
+            raise EstimateError(
+                f"llama.cpp runs GGUF files: choose a GGUF type (q4_k_m, q8_0, …), not {fmt}", "weights"
+            )
     if req.runtime != "llama.cpp" and is_gguf(fmt) and fmt not in HF_FORMATS:
         raise EstimateError(f"{fmt} is a GGUF (llama.cpp) format: set runtime to llama.cpp", "weights")
     return fmt
 
 
-def inference(req: EstimateRequest, model: ResolvedModel | None = None, extra: dict[str, int] | None = None) -> EstimateResult:
+def inference(
+    req: EstimateRequest, model: ResolvedModel | None = None, extra: dict[str, int] | None = None
+) -> EstimateResult:
     ctx = Ctx(req)
     model = model or resolve_model(req)
     a = model.arch
@@ -283,7 +309,9 @@ def inference(req: EstimateRequest, model: ResolvedModel | None = None, extra: d
         profile_tokens = min(VLLM_MAX_NUM_BATCHED_TOKENS, max(batch * seq, 1))
         profile = _inference_forward_bytes(a, 1, profile_tokens, profile_tokens, act_bytes, "flash") // tp
         sampler = min(batch, VLLM_MAX_NUM_SEQS) * a.vocab_size * 4  # fp32 logits upcast in the sampler
-        phases.append(Phase("serving", {"weights": weights, "kv_cache": kv, "activations": profile, "logits": sampler}))
+        phases.append(
+            Phase("serving", {"weights": weights, "kv_cache": kv, "activations": profile, "logits": sampler})
+        )
         overhead += VLLM_CUDA_GRAPH_BYTES
         ctx.assumptions.append(
             f"vLLM: paged KV in {VLLM_BLOCK_SIZE}-token blocks for {batch} concurrent sequences of {seq} tokens; "
@@ -304,7 +332,10 @@ def inference(req: EstimateRequest, model: ResolvedModel | None = None, extra: d
     elif req.runtime == "llama.cpp":
         kv_dt = kv_dtype if kv_dtype not in ("bf16",) else "fp16"
         if kv_dt in ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl") and req.attention == "eager":
-            raise EstimateError("llama.cpp needs flash attention for a quantized V cache: set attention to flash", "kv_cache_dtype")
+            raise EstimateError(
+                "llama.cpp needs flash attention for a quantized V cache: set attention to flash",
+                "kv_cache_dtype",
+            )
         kv = _kv_per_gpu(a, kv_cache_bytes(a, batch, seq, kv_dt, "llama.cpp"), tp, pp)
         ubatch = min(LLAMA_CPP_UBATCH, max(1, batch * prompt))
         compute = ubatch * a.vocab_size * 4 + ubatch * 4 * (4 * a.hidden_size + 3 * a.intermediate_size)
@@ -329,15 +360,24 @@ def inference(req: EstimateRequest, model: ResolvedModel | None = None, extra: d
                 "Prefill computes logits for the last token only (generate() passes logits_to_keep=1); "
                 "sampling works on an fp32 copy"
             )
-        phases.append(Phase("prefill", {"weights": weights, "kv_cache": kv_prompt, "activations": prefill_act, "logits": logits}))
+        phases.append(
+            Phase(
+                "prefill",
+                {"weights": weights, "kv_cache": kv_prompt, "activations": prefill_act, "logits": logits},
+            )
+        )
         if req.gen_len:
             kv_full = _kv_per_gpu(a, kv_cache_bytes(a, batch, seq, kv_dtype), tp, pp)
-            cat_copy = largest_layer_kv_bytes(a, batch, seq, kv_dtype) if kv_dtype in ("bf16", "fp16", "fp32") else 0
+            cat_copy = (
+                largest_layer_kv_bytes(a, batch, seq, kv_dtype) if kv_dtype in ("bf16", "fp16", "fp32") else 0
+            )
             decode_act = _inference_forward_bytes(a, batch, 1, seq, act_bytes, req.attention) + cat_copy
             phases.append(Phase("decode", {"weights": weights, "kv_cache": kv_full, "activations": decode_act,
                                            "logits": batch * a.vocab_size * (act_bytes + 4)}))  # fmt: skip
         if req.attention == "eager":
-            ctx.assumptions.append("Eager attention materialises [batch, heads, q, kv] scores (fp32 softmax + 16-bit copy)")
+            ctx.assumptions.append(
+                "Eager attention materialises [batch, heads, q, kv] scores (fp32 softmax + 16-bit copy)"
+            )
         else:
             ctx.assumptions.append("SDPA/flash attention: no seq² score matrix is materialised")
     if tp > 1 or pp > 1:
@@ -362,18 +402,18 @@ class TrainPlan:
     step_temp: int
     amp_copies: int  # autocast 16-bit weight copies kept for backward
     tied_grad_extra: int  # end-of-backward transient of a tied, trainable embedding
-    setup_by_layer: list[act.TrainSetup]
-    grad_from_layer: int  # first layer whose inputs need gradients
+    setup: act.TrainSetup  # how the layers that save activations are trained
+    grad_from_layer: int  # first layer whose inputs need gradients (earlier layers save nothing)
     label: str
 
 
 def _factored_elements(a: ArchSpec) -> int:
     """Adafactor: rows + cols per matrix, full size for vectors (embedding counted as a matrix)."""
     total = 2 * (a.vocab_size + a.hidden_size)
-    for layer in a.layers:
+    for layer, count in a.layer_groups():
         for d_in, d_out in linear_shapes(a, layer).values():
-            total += d_in + d_out
-        total += a.norms_per_layer * a.hidden_size
+            total += (d_in + d_out) * count
+        total += a.norms_per_layer * a.hidden_size * count
     return total
 
 
@@ -385,7 +425,6 @@ def _train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> Train
     prec = precision_spec(req.precision, sharded)
     opt = OPTIMIZERS[req.optimizer]
     tp_pp = req.tp * req.pp
-    layers = a.layers
     lora_targets: frozenset[str] = frozenset()
     grad_from = 0
     base_trainable = method in ("full", "freeze")
@@ -407,7 +446,11 @@ def _train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> Train
         if method == "qlora":
             fmt = req.weights if req.weights in ("nf4", "nf4-nodq", "int4", "int8") else "nf4"
         else:
-            fmt = "fp32" if req.precision == "fp32" else ("fp16" if req.precision in ("fp16", "amp-fp16") else "bf16")
+            fmt = (
+                "fp32"
+                if req.precision == "fp32"
+                else ("fp16" if req.precision in ("fp16", "amp-fp16") else "bf16")
+            )
         wb = weight_bytes(a, pc.components, fmt)
         ctx.assumptions.append(f"Frozen base weights: {wb.note}")
         adapter_bytes = 4 if req.adapter_dtype == "fp32" else 2
@@ -424,11 +467,13 @@ def _train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> Train
     elif method == "freeze":
         n = min(req.freeze_trainable_layers, a.num_layers)
         grad_from = a.num_layers - n
-        trainable = sum(sum(layer_params(a, layer).values()) for layer in layers[grad_from:])
+        trainable = sum(sum(layer_params(a, layer).values()) * n for layer, n in a.layer_groups(grad_from))
         frozen = pc.total - trainable
         weights = frozen * 2 + prec.weight_bytes * trainable
         label = f"freeze: last {n} layers trainable"
-        ctx.assumptions.append(f"Freeze tuning: layers {grad_from}…{a.num_layers - 1} trainable, the rest frozen in 16-bit")
+        ctx.assumptions.append(
+            f"Freeze tuning: layers {grad_from}…{a.num_layers - 1} trainable, the rest frozen in 16-bit"
+        )
     elif method == "prefix":
         trainable = req.prefix_tokens * a.num_layers * 2 * a.kv_dim
         weights = _weights_per_gpu(pc.total * 2, req.tp, req.pp) + trainable * 4
@@ -450,20 +495,28 @@ def _train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> Train
     states = optimizer_state_bytes(req.optimizer, trainable_local, prec.state_bytes, factored)
     master = trainable_local * prec.master_bytes
     optimizer = shard(states + master, shd.stage >= 1, shd.group)
-    step_temp = shard(optimizer_step_temp_bytes(req.optimizer, trainable_local, prec.state_bytes), shd.stage >= 1, shd.group)
+    step_temp = shard(
+        optimizer_step_temp_bytes(req.optimizer, trainable_local, prec.state_bytes), shd.stage >= 1, shd.group
+    )
     if req.offload != "none":
         optimizer = 0
         step_temp = 0
-        ctx.assumptions.append("Optimizer states (and step) offloaded to CPU RAM (ZeRO-Offload): not on the GPU")
+        ctx.assumptions.append(
+            "Optimizer states (and step) offloaded to CPU RAM (ZeRO-Offload): not on the GPU"
+        )
         if req.offload == "optimizer+params" and shd.stage == 3:
             weights = 0
-            ctx.assumptions.append("Parameters offloaded to CPU (ZeRO-3 offload_param): gathered per layer on use")
+            ctx.assumptions.append(
+                "Parameters offloaded to CPU (ZeRO-3 offload_param): gathered per layer on use"
+            )
     ctx.assumptions.append(f"Optimizer: {opt.name} — {opt.source}")
     if sharded:
         ctx.assumptions.append(f"Sharding: {shd.label} over {shd.group} data-parallel ranks")
     amp_copies = 0
     if prec.autocast and base_trainable:
-        linear = sum(pc.components.get(k, 0) for k in ("attention", "mlp", "experts", "shared_experts", "lm_head"))
+        linear = sum(
+            pc.components.get(k, 0) for k in ("attention", "mlp", "experts", "shared_experts", "lm_head")
+        )
         if method == "freeze":
             linear = trainable
         amp_copies = -(-2 * linear // tp_pp)
@@ -472,40 +525,35 @@ def _train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> Train
         # Embedding and lm_head share one tensor: autograd sums the two gradients (mm + embedding backward,
         # InputBuffer add) while all other gradients exist.
         tied_extra = 2 * a.vocab_size * a.hidden_size * prec.grad_bytes // req.tp
-    setups = []
-    for idx, _layer in enumerate(layers):
-        setups.append(
-            act.TrainSetup(
-                act_bytes=prec.act_bytes,
-                resid_bytes=prec.resid_bytes,
-                base_trainable=base_trainable and idx >= grad_from,
-                lora_targets=lora_targets,
-                lora_rank=req.lora_rank,
-                lora_bytes=4 if req.adapter_dtype == "fp32" else 2,
-                attention=req.attention,
-                autocast=prec.autocast,
-            )
-        )
+    setup = act.TrainSetup(
+        act_bytes=prec.act_bytes,
+        resid_bytes=prec.resid_bytes,
+        base_trainable=base_trainable,
+        lora_targets=lora_targets,
+        lora_rank=req.lora_rank,
+        lora_bytes=4 if req.adapter_dtype == "fp32" else 2,
+        attention=req.attention,
+        autocast=prec.autocast,
+    )
     if shd.stage == 3 and method == "full":
         # Gathered 16-bit parameters of the layer being computed (and the prefetched next one).
-        largest = max(sum(layer_params(a, layer).values()) for layer in layers)
+        largest = max(sum(layer_params(a, layer).values()) for layer, _ in a.layer_groups())
         weights += 2 * 2 * largest // req.tp
         ctx.assumptions.append("ZeRO-3/FSDP: +2 gathered 16-bit layers (current + prefetched) per GPU")
-    return TrainPlan(trainable, weights, gradients, optimizer, step_temp, amp_copies, tied_extra, setups, grad_from, label)
+    return TrainPlan(
+        trainable, weights, gradients, optimizer, step_temp, amp_copies, tied_extra, setup, grad_from, label
+    )
 
 
-def _saved_activations(
-    ctx: Ctx, a: ArchSpec, plan: TrainPlan, batch: int, seq: int
-) -> tuple[int, int]:
+def _saved_activations(ctx: Ctx, a: ArchSpec, plan: TrainPlan, batch: int, seq: int) -> tuple[int, int]:
     """(bytes kept for backward over all layers, one layer's full saved bytes) for ``batch × seq`` tokens."""
     req = ctx.req
     tokens = batch * seq
     tp = req.tp
     total = 0
     largest_layer = 0
-    for idx, (layer, setup) in enumerate(zip(a.layers, plan.setup_by_layer, strict=True)):
-        if idx < plan.grad_from_layer:
-            continue  # nothing upstream needs gradients: frozen layers save nothing
+    setup = plan.setup
+    for layer, count in a.layer_groups(plan.grad_from_layer):
         parts = act.layer_saved_bytes_per_token(a, layer, setup)
         norms = parts.pop("norms")
         per_token = sum(parts.values()) // tp + (norms // tp if req.sequence_parallel else norms)
@@ -514,16 +562,18 @@ def _saved_activations(
             layer_bytes += act.eager_scores_saved_bytes(a, seq, setup) * tokens // tp
         largest_layer = max(largest_layer, layer_bytes)
         if req.grad_checkpointing == "full":
-            total += act.checkpoint_bytes_per_token(a, setup) * tokens
+            total += act.checkpoint_bytes_per_token(a, setup) * tokens * count
         else:
-            total += layer_bytes
+            total += layer_bytes * count
     # Embedding output and final norm (saved by lm_head if trainable).
-    last = plan.setup_by_layer[-1]
+    last = setup
     total += last.resid_bytes * a.hidden_size * tokens * 2
     if req.pp > 1:
         # 1F1B: the first stage holds activations of its L/p layers for p micro-batches in flight.
         total = total // req.pp * req.pp
-        ctx.assumptions.append("Pipeline parallel (1F1B): the first stage keeps p micro-batches of its layers")
+        ctx.assumptions.append(
+            "Pipeline parallel (1F1B): the first stage keeps p micro-batches of its layers"
+        )
     return total, largest_layer
 
 
@@ -541,11 +591,17 @@ def _ce_bytes(ctx: Ctx, a: ArchSpec, tokens: int, act_bytes: int) -> tuple[int, 
     return fwd // req.tp, bwd // req.tp
 
 
-def training(req: EstimateRequest, model: ResolvedModel | None = None, extra: dict[str, int] | None = None) -> EstimateResult:
+def training(
+    req: EstimateRequest, model: ResolvedModel | None = None, extra: dict[str, int] | None = None
+) -> EstimateResult:
     ctx = Ctx(req)
     model = model or resolve_model(req)
     a = model.arch
-    method = "full" if req.mode == "training" or (req.mode == "multimodal" and req.task == "training") else req.method
+    method = (
+        "full"
+        if req.mode == "training" or (req.mode == "multimodal" and req.task == "training")
+        else req.method
+    )
     if req.mode == "training" and req.method != "full":
         ctx.assumptions.append("Training mode trains every parameter (method is a fine-tuning option)")
     data_parallel = req.gpus // (req.tp * req.pp)
@@ -553,7 +609,7 @@ def training(req: EstimateRequest, model: ResolvedModel | None = None, extra: di
     pc = count_params(a)
     batch, seq = req.batch_size, req.seq_len + (extra.get("tokens", 0) if extra else 0)
     tokens = batch * seq
-    setup = plan.setup_by_layer[-1]
+    setup = plan.setup
     saved, largest_layer = _saved_activations(ctx, a, plan, batch, seq)
     ce_fwd, ce_bwd = _ce_bytes(ctx, a, tokens, setup.act_bytes)
     if req.grad_checkpointing == "full":
@@ -562,7 +618,9 @@ def training(req: EstimateRequest, model: ResolvedModel | None = None, extra: di
             "input; one layer is recomputed at a time in backward"
         )
     elif req.grad_checkpointing == "selective":
-        ctx.assumptions.append("Selective recomputation: attention scores recomputed (Korthikanti et al. 2022 §5)")
+        ctx.assumptions.append(
+            "Selective recomputation: attention scores recomputed (Korthikanti et al. 2022 §5)"
+        )
     extra_w = extra.get("weights", 0) if extra else 0
     extra_act = extra.get("encoder_activations", 0) if extra else 0
     base = {"weights": plan.weights + extra_w, "optimizer": plan.optimizer}
@@ -573,17 +631,27 @@ def training(req: EstimateRequest, model: ResolvedModel | None = None, extra: di
         )
     amp = {"weights": plan.amp_copies} if plan.amp_copies else {}
     phases = [
-        Phase("forward", _merge(base, amp, {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_fwd})),
-        Phase("backward_start", _merge(base, amp, {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_bwd})),
+        Phase(
+            "forward",
+            _merge(base, amp, {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_fwd}),
+        ),
+        Phase(
+            "backward_start",
+            _merge(base, amp, {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_bwd}),
+        ),
     ]
     if req.grad_checkpointing == "full":
         # Recompute of one layer plus its backward transients, while most gradients exist.
         phases.append(Phase("backward_recompute", _merge(base, amp, {"gradients": plan.gradients,
                                                                        "activations": saved + 2 * largest_layer})))  # fmt: skip
     phases.append(Phase("backward_end", _merge(base, {"gradients": plan.gradients + plan.tied_grad_extra})))
-    phases.append(Phase("optimizer_step", _merge(base, {"gradients": plan.gradients, "optimizer": plan.step_temp})))
+    phases.append(
+        Phase("optimizer_step", _merge(base, {"gradients": plan.gradients, "optimizer": plan.step_temp}))
+    )
     if plan.amp_copies:
-        ctx.assumptions.append("Autocast keeps 16-bit copies of the Linear weights from forward until their backward")
+        ctx.assumptions.append(
+            "Autocast keeps 16-bit copies of the Linear weights from forward until their backward"
+        )
     if plan.tied_grad_extra:
         ctx.assumptions.append(
             "Tied embeddings: the embedding and lm_head gradients are summed at the end of backward (two extra "
@@ -627,7 +695,7 @@ def rl(req: EstimateRequest, model: ResolvedModel | None = None) -> EstimateResu
     sub = Ctx(rl_req, ctx.assumptions, ctx.warnings, ctx.details)
     data_parallel = req.gpus // (req.tp * req.pp)
     plan = _train_plan(sub, a, method, data_parallel)
-    act_bytes = plan.setup_by_layer[-1].act_bytes
+    act_bytes = plan.setup.act_bytes
     phases: list[Phase] = []
     base = {"weights": plan.weights, "optimizer": plan.optimizer}
     ref_weights = 0
@@ -635,18 +703,25 @@ def rl(req: EstimateRequest, model: ResolvedModel | None = None) -> EstimateResu
         ref_weights = weight_bytes(a, pc.components, "bf16").total // (req.tp * req.pp)
         ctx.assumptions.append(f"beta = {req.beta} ≠ 0: a frozen bf16 reference model is loaded")
     elif req.beta > 0:
-        ctx.assumptions.append("LoRA policy: the reference log-probs come from the base model with adapters disabled")
+        ctx.assumptions.append(
+            "LoRA policy: the reference log-probs come from the base model with adapters disabled"
+        )
     else:
         ctx.assumptions.append("beta = 0 (TRL default since v0.19): no reference model is loaded")
     base["weights"] += ref_weights
 
     if req.rl_algorithm == "dpo":
         seqs, seq = 2 * req.batch_size, req.seq_len
-        ctx.assumptions.append("DPO: chosen and rejected sequences are concatenated → 2 × batch sequences per forward")
+        ctx.assumptions.append(
+            "DPO: chosen and rejected sequences are concatenated → 2 × batch sequences per forward"
+        )
         saved, _ = _saved_activations(sub, a, plan, seqs, seq)
         ce_fwd, ce_bwd = _ce_bytes(sub, a, seqs * seq, act_bytes)
         if ref_weights:
-            ref_act = _inference_forward_bytes(a, seqs, seq, seq, act_bytes, req.attention) + seqs * seq * a.vocab_size * 6
+            ref_act = (
+                _inference_forward_bytes(a, seqs, seq, seq, act_bytes, req.attention)
+                + seqs * seq * a.vocab_size * 6
+            )
             phases.append(Phase("reference_forward", _merge(base, {"activations": ref_act})))
         phases.append(Phase("backward_start", _merge(base, {"activations": saved, "logits": ce_bwd})))
         phases.append(Phase("forward", _merge(base, {"activations": saved, "logits": ce_fwd})))
@@ -679,20 +754,28 @@ def rl(req: EstimateRequest, model: ResolvedModel | None = None) -> EstimateResu
             rollout = _inference_forward_bytes(a, seqs, prompt, prompt, act_bytes, req.attention)
             phases.append(Phase("rollout", _merge(base, {"kv_cache": kv, "activations": rollout,
                                                          "logits": seqs * a.vocab_size * 6})))  # fmt: skip
-            ctx.assumptions.append("Rollout with transformers generate() on the policy (KV cache for every completion)")
+            ctx.assumptions.append(
+                "Rollout with transformers generate() on the policy (KV cache for every completion)"
+            )
         if req.beta > 0:
             ref_act = _inference_forward_bytes(a, seqs, seq, seq, act_bytes, req.attention)
             ref_logits = act.grpo_logits_bytes(seqs, comp, a.vocab_size, act_bytes)
-            phases.append(Phase("reference_logprobs", _merge(base, {"activations": ref_act, "logits": ref_logits})))
+            phases.append(
+                Phase("reference_logprobs", _merge(base, {"activations": ref_act, "logits": ref_logits}))
+            )
         saved, largest = _saved_activations(sub, a, plan, seqs, seq)
         logits = act.grpo_logits_bytes(seqs, comp, a.vocab_size, act_bytes) // req.tp
-        ctx.assumptions.append("Policy log-probs over completion tokens only (logits_to_keep), selective_log_softmax")
+        ctx.assumptions.append(
+            "Policy log-probs over completion tokens only (logits_to_keep), selective_log_softmax"
+        )
         phases.append(Phase("policy_backward_start", _merge(base, {"activations": saved, "logits": logits})))
         if req.grad_checkpointing == "full":
             phases.append(Phase("backward_recompute", _merge(base, {"gradients": plan.gradients,
                                                                      "activations": saved + 2 * largest})))  # fmt: skip
     phases.append(Phase("backward_end", _merge(base, {"gradients": plan.gradients + plan.tied_grad_extra})))
-    phases.append(Phase("optimizer_step", _merge(base, {"gradients": plan.gradients, "optimizer": plan.step_temp})))
+    phases.append(
+        Phase("optimizer_step", _merge(base, {"gradients": plan.gradients, "optimizer": plan.step_temp}))
+    )
     overhead = _overhead(ctx)
     params = Params(total=pc.total, active=pc.active, trainable=plan.trainable, breakdown=pc.components)
     return _finish(ctx, model, phases, overhead, params, req.gpus)
@@ -746,7 +829,9 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
     )
     result.details["media_tokens"] = tokens.llm_tokens
     result.details["encoder_positions"] = dict(tokens.encoder_positions)
-    result.details["tower_params"] = {t.name: t.params for t in mm.towers} | {"projector": mm.projector_params}
+    result.details["tower_params"] = {t.name: t.params for t in mm.towers} | {
+        "projector": mm.projector_params
+    }
     return result
 
 

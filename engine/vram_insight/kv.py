@@ -43,7 +43,7 @@ def cached_tokens(layer: LayerSpec, seq_len: int, runtime: str) -> int:
 def kv_bytes_per_token_full(a: ArchSpec, dtype: str = "bf16", hf_expanded_mla: bool = False) -> int:
     """Bytes per token summed over all layers if every layer cached every token (the headline figure)."""
     bits = kv_dtype_bits(dtype)
-    elements = sum(kv_elements_per_token(a, layer, hf_expanded_mla) for layer in a.layers)
+    elements = sum(kv_elements_per_token(a, layer, hf_expanded_mla) * n for layer, n in a.layer_groups())
     return int(-(-elements * bits // 8))
 
 
@@ -63,11 +63,11 @@ def kv_cache_bytes(
     """
     bits = kv_dtype_bits(dtype)
     total = Fraction(0)
-    for layer in a.layers:
+    for layer, count in a.layer_groups():
         tokens = cached_tokens(layer, seq_len, runtime)
         if block_size:
             tokens = -(-tokens // block_size) * block_size
-        total += kv_elements_per_token(a, layer, hf_expanded_mla) * tokens * bits
+        total += kv_elements_per_token(a, layer, hf_expanded_mla) * tokens * bits * count
     return int(-(-(total * batch) // 8))
 
 
@@ -75,7 +75,7 @@ def largest_layer_kv_bytes(a: ArchSpec, batch: int, seq_len: int, dtype: str = "
     """One layer's cache (the transient copy DynamicCache's ``torch.cat`` makes when a token is appended)."""
     bits = kv_dtype_bits(dtype)
     best = 0
-    for layer in a.layers:
+    for layer, _count in a.layer_groups():
         tokens = cached_tokens(layer, seq_len, "transformers")
         best = max(best, int(kv_elements_per_token(a, layer) * tokens * bits * batch / 8))
     return best

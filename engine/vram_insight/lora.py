@@ -96,7 +96,7 @@ def resolve_targets(a: ArchSpec, spec: str) -> tuple[tuple[str, ...], list[str]]
     """'default' (PEFT's mapping), 'all-linear', or a comma-separated list of module names."""
     notes: list[str] = []
     available: set[str] = set()
-    for layer in a.layers:
+    for layer, _count in a.layer_groups():
         available |= layer_linears(a, layer).keys()
     key = spec.strip()
     if key in ("", "default"):
@@ -114,7 +114,9 @@ def resolve_targets(a: ArchSpec, spec: str) -> tuple[tuple[str, ...], list[str]]
         names = tuple(sorted(available))
         notes.append("LoRA targets: all-linear (every Linear in the decoder layers, not the lm_head)")
         if a.moe:
-            notes.append("MoE routed experts are fused 3-D parameters in transformers ≥5, not nn.Linear: not adapted")
+            notes.append(
+                "MoE routed experts are fused 3-D parameters in transformers ≥5, not nn.Linear: not adapted"
+            )
         return names, notes
     names = tuple(n.strip() for n in key.split(",") if n.strip())
     unknown = [n for n in names if n not in available]
@@ -129,10 +131,10 @@ def lora_plan(a: ArchSpec, rank: int, spec: str, dora: bool = False) -> LoraPlan
     """Exact trainable adapter parameters for a target spec."""
     targets, notes = resolve_targets(a, spec)
     total = 0
-    for layer in a.layers:
+    for layer, count in a.layer_groups():
         for name, (d_in, d_out) in layer_linears(a, layer).items():
             if name in targets:
-                total += rank * (d_in + d_out) + (d_out if dora else 0)
+                total += count * (rank * (d_in + d_out) + (d_out if dora else 0))
     canonical: set[str] = set()
     for t in targets:
         canonical.update(_CANONICAL.get(t, (t,)))

@@ -49,7 +49,11 @@ def mla_attention_params(a: ArchSpec) -> int:
         q = h * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * n * qk_head
     else:
         q = h * n * qk_head
-    kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank + m.kv_lora_rank * n * (m.qk_nope_head_dim + m.v_head_dim)
+    kv = (
+        h * (m.kv_lora_rank + m.qk_rope_head_dim)
+        + m.kv_lora_rank
+        + m.kv_lora_rank * n * (m.qk_nope_head_dim + m.v_head_dim)
+    )
     o = n * m.v_head_dim * h
     return q + kv + o
 
@@ -116,8 +120,22 @@ def layer_params(a: ArchSpec, layer: LayerSpec) -> dict[str, int]:
     return parts
 
 
+_COUNTS: dict[int, tuple[ArchSpec, ParamCount]] = {}
+
+
 def count_params(a: ArchSpec) -> ParamCount:
-    """Total and per-token-active parameters of the decoder."""
+    """Total and per-token-active parameters of the decoder (memoised per ArchSpec instance)."""
+    hit = _COUNTS.get(id(a))
+    if hit is not None and hit[0] is a:
+        return hit[1]
+    result = _count_params(a)
+    if len(_COUNTS) >= 128:
+        _COUNTS.pop(next(iter(_COUNTS)))
+    _COUNTS[id(a)] = (a, result)
+    return result
+
+
+def _count_params(a: ArchSpec) -> ParamCount:
     result = ParamCount()
     comp = result.components
     comp["embedding"] = a.vocab_size * a.hidden_size
@@ -125,12 +143,12 @@ def count_params(a: ArchSpec) -> ParamCount:
     if a.learned_positions:
         comp["positions"] = a.learned_positions * a.hidden_size
     inactive = 0
-    for layer in a.layers:
+    for layer, count in a.layer_groups():
         for name, value in layer_params(a, layer).items():
-            comp[name] = comp.get(name, 0) + value
+            comp[name] = comp.get(name, 0) + value * count
         if layer.moe and a.moe:
             # Only top-k routed experts run per token (shared experts and router always do).
-            inactive += (a.moe.num_experts - a.moe.top_k) * expert_params(a)
+            inactive += (a.moe.num_experts - a.moe.top_k) * expert_params(a) * count
     comp["norms"] = comp.get("norms", 0) + (norm_params(a.hidden_size, a.norm) if a.final_norm else 0)
     for name, value in a.extra_params.items():
         comp[name] = value

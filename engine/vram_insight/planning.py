@@ -37,8 +37,12 @@ def _scaled_request(req: EstimateRequest, count: int) -> tuple[EstimateRequest, 
     if req.mode == "inference" or (req.mode == "multimodal" and req.task == "inference"):
         return req.model_copy(update={"gpus": count, "tp": count, "pp": 1}), f"tensor parallel × {count}"
     if req.zero or req.fsdp != "none":
-        return req.model_copy(update={"gpus": count}), f"{'ZeRO-' + str(req.zero) if req.zero else 'FSDP'} × {count}"
-    return req.model_copy(update={"gpus": count, "zero": 3, "tp": 1, "pp": 1}), f"ZeRO-3 / FSDP full shard × {count}"
+        return req.model_copy(
+            update={"gpus": count}
+        ), f"{'ZeRO-' + str(req.zero) if req.zero else 'FSDP'} × {count}"
+    return req.model_copy(
+        update={"gpus": count, "zero": 3, "tp": 1, "pp": 1}
+    ), f"ZeRO-3 / FSDP full shard × {count}"
 
 
 def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
@@ -71,7 +75,12 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
                 continue
             price = gpu.cloud_usd_per_hour * count if gpu.cloud_usd_per_hour else None
             buy = gpu.launch_price_usd * count if gpu.launch_price_usd else None
-            rank = (count, price if price is not None else float("inf"), buy if buy is not None else float("inf"), cap)
+            rank = (
+                count,
+                price if price is not None else float("inf"),
+                buy if buy is not None else float("inf"),
+                cap,
+            )
             options.append(
                 (
                     rank,
@@ -186,7 +195,9 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
             tokens = req.batch_size * (req.prompt_len + req.completion_len)
         trainable_share = result.params.trainable / max(pc.total, 1)
         # 2 FLOPs/param forward; backward 2× for activations (+2× for weight grads of trainable params).
-        per_token = 2 * active + 2 * active + 2 * active * trainable_share + 3 * attn_per_token * req.seq_len / 2
+        per_token = (
+            2 * active + 2 * active + 2 * active * trainable_share + 3 * attn_per_token * req.seq_len / 2
+        )
         if req.grad_checkpointing == "full":
             per_token += 2 * active
         step_flops = per_token * tokens * req.grad_accum

@@ -123,7 +123,9 @@ class WeightFormat:
 
 _F16 = Fraction(16)
 HF_FORMATS: dict[str, WeightFormat] = {
-    "fp32": WeightFormat("fp32", "FP32", Fraction(32), Fraction(32), Fraction(32), Fraction(32), "all weights fp32"),
+    "fp32": WeightFormat(
+        "fp32", "FP32", Fraction(32), Fraction(32), Fraction(32), Fraction(32), "all weights fp32"
+    ),
     "bf16": WeightFormat("bf16", "BF16", _F16, _F16, _F16, _F16, "all weights bf16"),
     "fp16": WeightFormat("fp16", "FP16", _F16, _F16, _F16, _F16, "all weights fp16"),
     "fp8": WeightFormat(
@@ -201,9 +203,7 @@ def normalise_format(name: str) -> str:
     key = aliases.get(key, key)
     if key in HF_FORMATS or key in GGUF_MIXES:
         return key
-    raise ValueError(
-        f"unknown weight format {name!r}; use one of: {', '.join(WEIGHT_FORMATS)}"
-    )
+    raise ValueError(f"unknown weight format {name!r}; use one of: {', '.join(WEIGHT_FORMATS)}")
 
 
 def is_gguf(fmt: str) -> bool:
@@ -335,7 +335,9 @@ KV_DTYPE_BITS: dict[str, Fraction] = {
 
 def kv_dtype_bits(name: str) -> Fraction:
     key = name.strip().lower().replace("-", "_")
-    key = {"float16": "fp16", "bfloat16": "bf16", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "f16": "fp16"}.get(key, key)
+    key = {"float16": "fp16", "bfloat16": "bf16", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "f16": "fp16"}.get(
+        key, key
+    )
     if key not in KV_DTYPE_BITS:
         raise ValueError(f"unknown KV-cache dtype {name!r}; use one of: {', '.join(KV_DTYPE_BITS)}")
     return KV_DTYPE_BITS[key]

@@ -56,7 +56,9 @@ class EstimateRequest(_Model):
     attention: Attention = "sdpa"
     runtime: Runtime = "transformers"
     gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0, description="vLLM memory fraction.")
-    logits_all_tokens: bool = Field(default=False, description="Inference: keep logits for every prompt token.")
+    logits_all_tokens: bool = Field(
+        default=False, description="Inference: keep logits for every prompt token."
+    )
 
     # Training knobs.
     precision: Precision = "amp-bf16"
@@ -66,9 +68,13 @@ class EstimateRequest(_Model):
     method: Method = "lora"
     lora_rank: int = Field(default=16, ge=1, le=4096)
     lora_alpha: int = Field(default=32, ge=1, le=1 << 16)
-    lora_targets: str = Field(default="default", description="'default' (PEFT's per model type), 'all-linear', or names.")
+    lora_targets: str = Field(
+        default="default", description="'default' (PEFT's per model type), 'all-linear', or names."
+    )
     adapter_dtype: Literal["fp32", "bf16"] = "fp32"
-    freeze_trainable_layers: int = Field(default=2, ge=0, le=1024, description="Freeze: last N layers trainable.")
+    freeze_trainable_layers: int = Field(
+        default=2, ge=0, le=1024, description="Freeze: last N layers trainable."
+    )
     prefix_tokens: int = Field(default=20, ge=1, le=4096, description="Prefix tuning: num_virtual_tokens.")
 
     # GRPO / DPO.
@@ -77,7 +83,9 @@ class EstimateRequest(_Model):
     num_generations: int = Field(default=8, ge=1, le=1024)
     prompt_len: int = Field(default=512, ge=1, le=MAX_TOKENS)
     completion_len: int = Field(default=256, ge=1, le=MAX_TOKENS)
-    beta: float = Field(default=0.0, ge=0.0, le=100.0, description="KL coefficient; 0 loads no reference model.")
+    beta: float = Field(
+        default=0.0, ge=0.0, le=100.0, description="KL coefficient; 0 loads no reference model."
+    )
     generation_backend: GenerationBackend = "transformers"
     vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0.0, le=1.0, description="TRL colocate vLLM.")
 
@@ -108,9 +116,13 @@ class EstimateRequest(_Model):
         if self.model is None and self.config is None:
             raise ValueError("choose a catalog model or give a config.json")
         if self.mode == "inference" and self.gen_len >= self.seq_len:
-            raise ValueError("gen_len must be smaller than seq_len (seq_len counts prompt + generated tokens)")
+            raise ValueError(
+                "gen_len must be smaller than seq_len (seq_len counts prompt + generated tokens)"
+            )
         if self.tp * self.pp > self.gpus:
-            raise ValueError(f"tp × pp = {self.tp * self.pp} needs at least that many GPUs (gpus = {self.gpus})")
+            raise ValueError(
+                f"tp × pp = {self.tp * self.pp} needs at least that many GPUs (gpus = {self.gpus})"
+            )
         if self.gpus % (self.tp * self.pp):
             raise ValueError("gpus must be a multiple of tp × pp")
         if self.zero and self.fsdp != "none":

@@ -91,7 +91,8 @@ def _parse_config(payload: dict[str, Any]) -> dict[str, Any]:
         extra = sum(t.params for t in mm.towers) + mm.projector_params + sum(mm.other_params.values())
     summary = (
         f"{a.model_type}: {a.num_layers} layers, hidden {a.hidden_size}, {a.num_heads} heads / {a.num_kv_heads} KV "
-        f"heads × {a.head_dim}, vocab {a.vocab_size:,}" + (f", {a.moe.num_experts} experts top-{a.moe.top_k}" if a.moe else "")
+        f"heads × {a.head_dim}, vocab {a.vocab_size:,}"
+        + (f", {a.moe.num_experts} experts top-{a.moe.top_k}" if a.moe else "")
     )
     return {"model_type": a.model_type, "params_total": pc.total + extra, "params_active": pc.active + extra,
             "summary": summary, "assumptions": list(a.assumptions)}  # fmt: skip
