@@ -13,7 +13,6 @@ from .schemas import EstimateRequest, EstimateResult, Fit, Inverse, Recommendati
 
 # Counts tried for multi-GPU setups: one node of up to 8, then whole nodes.
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
-HEADROOM = 0.0  # a configuration fits when required ≤ capacity; headroom is reported, not assumed
 
 
 def fit(result: EstimateResult, gpu: GpuEntry) -> Fit:
@@ -46,7 +45,8 @@ def _scaled_request(req: EstimateRequest, count: int) -> tuple[EstimateRequest, 
 
 
 def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
-    """Cheapest configurations that fit: single cards first, then multi-GPU, ranked by price."""
+    """Configurations that fit, each GPU at the smallest count that works (memory per device depends only on
+    the count, so one estimate per count serves every GPU)."""
     catalog = load_catalog()
     by_count: dict[int, tuple[EstimateResult, str] | None] = {}
     for count in GPU_COUNTS:
@@ -55,55 +55,65 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
             by_count[count] = (estimate(scaled), strategy)
         except (EstimateError, ValueError):
             by_count[count] = None
-    options: list[tuple[tuple[float, ...], Recommendation]] = []
+    options: list[Recommendation] = []
     for gpu in catalog.gpus.values():
         for count in GPU_COUNTS:
-            if count > 1 and count > gpu.max_per_node and count % 8:
-                continue
             if gpu.max_per_node == 1 and count > 1:
                 break
+            if count > gpu.max_per_node and count % 8:
+                continue
             entry = by_count[count]
             if entry is None:
                 continue
             result, strategy = entry
-            if req.runtime == "vllm" and req.mode == "inference":
-                need = result.total_bytes
-            else:
-                need = result.total_bytes
-            cap = gpu.memory_bytes
+            need, cap = result.total_bytes, gpu.memory_bytes
             if need > cap:
                 continue
-            price = gpu.cloud_usd_per_hour * count if gpu.cloud_usd_per_hour else None
-            buy = gpu.launch_price_usd * count if gpu.launch_price_usd else None
-            rank = (
-                count,
-                price if price is not None else float("inf"),
-                buy if buy is not None else float("inf"),
-                cap,
-            )
             options.append(
-                (
-                    rank,
-                    Recommendation(
-                        gpu=gpu.id,
-                        gpu_name=gpu.name,
-                        count=count,
-                        strategy=strategy,
-                        per_device_bytes=need,
-                        capacity_bytes=cap,
-                        headroom_fraction=round(1 - need / cap, 4),
-                        launch_price_usd=buy,
-                        cloud_usd_per_hour=price,
-                    ),
+                Recommendation(
+                    gpu=gpu.id,
+                    gpu_name=gpu.name,
+                    count=count,
+                    strategy=strategy,
+                    per_device_bytes=need,
+                    capacity_bytes=cap,
+                    headroom_fraction=round(1 - need / cap, 4),
+                    launch_price_usd=gpu.launch_price_usd * count if gpu.launch_price_usd else None,
+                    cloud_usd_per_hour=gpu.cloud_usd_per_hour * count if gpu.cloud_usd_per_hour else None,
                 )
             )
             break  # the smallest count that fits this GPU
-    options.sort(key=lambda item: item[0])
-    singles = [r for _, r in options if r.count == 1]
-    multis = [r for _, r in options if r.count > 1]
-    half = max(1, limit // 2)
-    picked = singles[:half] + multis[: limit - min(len(singles), half)]
-    return picked[:limit]
+    return _rank(options, limit)
+
+
+def _rank(options: list[Recommendation], limit: int) -> list[Recommendation]:
+    """Cheapest single cards to buy and to rent first, then the cheapest multi-GPU setups."""
+    inf = float("inf")
+    singles = [o for o in options if o.count == 1]
+    multis = [o for o in options if o.count > 1]
+    picks: list[Recommendation] = []
+    seen: set[tuple[str, int]] = set()
+
+    def take(items: list[Recommendation], n: int, reason: str) -> None:
+        for item in items:
+            if n == 0:
+                return
+            if (item.gpu, item.count) in seen:
+                continue
+            seen.add((item.gpu, item.count))
+            picks.append(item.model_copy(update={"reason": reason}))
+            n -= 1
+
+    per_group = max(1, limit // 3)
+    take(sorted((o for o in singles if o.launch_price_usd), key=lambda o: o.launch_price_usd or inf), per_group,
+         "cheapest single card to buy")  # fmt: skip
+    take(sorted((o for o in singles if o.cloud_usd_per_hour), key=lambda o: o.cloud_usd_per_hour or inf), per_group,
+         "cheapest single card to rent")  # fmt: skip
+    take(sorted(multis, key=lambda o: (o.cloud_usd_per_hour or inf, o.launch_price_usd or inf, o.count)),
+         limit - len(picks), "cheapest multi-GPU setup")  # fmt: skip
+    if len(picks) < limit:
+        take(sorted(singles, key=lambda o: o.capacity_bytes), limit - len(picks), "smallest single card that fits")
+    return picks
 
 
 def _max_fitting(req: EstimateRequest, field: str, cap: int, lo: int, hi: int) -> int | None:

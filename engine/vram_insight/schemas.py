@@ -184,6 +184,7 @@ class Recommendation(_Model):
     headroom_fraction: float
     launch_price_usd: float | None
     cloud_usd_per_hour: float | None
+    reason: str = Field(default="", description="Why it is listed: cheapest to buy, cheapest to rent, …")
 
 
 class Inverse(_Model):
