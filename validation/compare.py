@@ -51,11 +51,15 @@ def request_for(record: dict[str, Any]) -> EstimateRequest:
     mode = s["mode"]
     gc = "full" if s.get("grad_checkpointing") else "none"
     if mode == "inference":
-        return EstimateRequest(mode="inference", batch_size=s["batch"], seq_len=s["seq_len"], gen_len=s["gen_len"], **base)
+        return EstimateRequest(
+            mode="inference", batch_size=s["batch"], seq_len=s["seq_len"], gen_len=s["gen_len"], **base
+        )
     optimizer = s.get("optimizer") or "adamw"
     if optimizer == "sgd":
         optimizer = "sgd-momentum" if s.get("momentum") else "sgd"
-    precision = {"fp32": "fp32", "bf16": "bf16", "amp-bf16": "amp-bf16", "autocast-bf16": "amp-bf16"}[s["dtype"]]
+    precision = {"fp32": "fp32", "bf16": "bf16", "amp-bf16": "amp-bf16", "autocast-bf16": "amp-bf16"}[
+        s["dtype"]
+    ]
     if mode == "train_full":
         return EstimateRequest(mode="training", batch_size=s["batch"], seq_len=s["seq_len"], precision=precision,
                                optimizer=optimizer, grad_checkpointing=gc, **base)  # fmt: skip
@@ -117,7 +121,11 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         groups["overall"].append(abs(r["error_pct"]))
     for name, errs in groups.items():
         if errs:
-            out[name] = {"cases": len(errs), "median_abs_pct": statistics.median(errs), "max_abs_pct": max(errs)}
+            out[name] = {
+                "cases": len(errs),
+                "median_abs_pct": statistics.median(errs),
+                "max_abs_pct": max(errs),
+            }
     return out
 
 
@@ -165,10 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     s = summary(rows)["overall"]
     if args.check:
         ok = s["median_abs_pct"] <= MEDIAN_LIMIT and s["max_abs_pct"] <= MAX_LIMIT
-        print(f"{len(rows)} cases: median {s['median_abs_pct']:.2f} %, max {s['max_abs_pct']:.2f} % — {'ok' if ok else 'FAIL'}")
+        print(
+            f"{len(rows)} cases: median {s['median_abs_pct']:.2f} %, max {s['max_abs_pct']:.2f} % — {'ok' if ok else 'FAIL'}"
+        )
         return 0 if ok else 1
     Path(args.out).write_text(render(rows), encoding="utf-8")
-    print(f"wrote {args.out}: {len(rows)} cases, median {s['median_abs_pct']:.2f} %, max {s['max_abs_pct']:.2f} %")
+    print(
+        f"wrote {args.out}: {len(rows)} cases, median {s['median_abs_pct']:.2f} %, max {s['max_abs_pct']:.2f} %"
+    )
     return 0
 
 
