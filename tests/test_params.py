@@ -65,3 +65,55 @@ def test_catalog_size_and_required_models() -> None:
                      "codellama-34b", "qwen2.5-vl-7b", "llava-1.5-7b", "whisper-large-v3"):  # fmt: skip
         assert required in models, required
     assert len(CATALOG.gpus) >= 40
+
+
+def test_glm4_hf_format_matches_chatglm_format() -> None:
+    # THUDM/glm-4-9b-chat-hf re-publishes GLM-4-9B as model_type "glm" (qkv bias via attention_bias, no o bias);
+    # same tensors as the chatglm-format checkpoint: 9,399,951,392 published − 32 stored inv_freq values.
+    hf_format = {"model_type": "glm", "hidden_size": 4096, "intermediate_size": 13696, "num_hidden_layers": 40,
+                 "num_attention_heads": 32, "num_key_value_heads": 2, "head_dim": 128, "vocab_size": 151552,
+                 "attention_bias": True, "tie_word_embeddings": False}  # fmt: skip
+    assert count_params(parse_config(hf_format)).total == 9_399_951_360
+
+
+def test_unknown_model_type_is_read_as_generic_decoder() -> None:
+    cfg = {"model_type": "brand_new_lm", "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 2,
+           "num_attention_heads": 8, "vocab_size": 1000}  # fmt: skip
+    a = parse_config(cfg)
+    assert any("generic" in note for note in a.assumptions)
+    # untied embed + head, 2 × (4·1024² attention + 3·1024·4096 gated MLP + 2·1024 norms) + final norm
+    assert count_params(a).total == 2 * 1_024_000 + 2 * (4 * 1024**2 + 3 * 1024 * 4096 + 2048) + 1024
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        ({"model_type": "llama"}, "hidden_size"),
+        (
+            {
+                "model_type": "llama",
+                "hidden_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 3,
+                "num_key_value_heads": 2,
+                "vocab_size": 10,
+            },
+            "multiple",
+        ),  # fmt: skip
+        (
+            {
+                "model_type": "llama",
+                "hidden_size": -5,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 1,
+                "vocab_size": 10,
+            },
+            "positive integer",
+        ),  # fmt: skip
+    ],
+)
+def test_bad_configs_raise_clear_errors(cfg: dict, message: str) -> None:
+    from vram_insight.arch import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config(cfg)

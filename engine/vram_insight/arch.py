@@ -357,7 +357,7 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
         or mt == "phi3small"
     )
     o_bias = bool(
-        (cfg.get("attention_bias") and mt not in ("qwen2", "qwen2_moe"))
+        (cfg.get("attention_bias") and mt not in ("qwen2", "qwen2_moe", "glm", "glm4"))
         or (mt == "internlm2" and cfg.get("bias"))
         or (mt == "chatglm" and cfg.get("add_bias_linear"))
         or mt == "phi3small"
@@ -377,7 +377,8 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
         # Llama 4's L2 qk-norm has no weight (modeling_llama4.Llama4TextL2Norm).
         qk_norm = "none"
 
-    norms_per_layer = 4 if mt in ("gemma2", "gemma3", "gemma3_text") else 2
+    # Gemma-2/3 and GLM-4-0414 add post-attention and post-MLP norms (modeling_gemma2.py, modeling_glm4.py).
+    norms_per_layer = 4 if mt in ("gemma2", "gemma3", "gemma3_text", "glm4") else 2
 
     tie = cfg.get("tie_word_embeddings")
     if tie is None:
