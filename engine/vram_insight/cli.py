@@ -232,7 +232,7 @@ def cmd_params(args: argparse.Namespace) -> int:
     out = {
         "model": model.info.name,
         "total": pc.total + extra,
-        "active": pc.active + extra,
+        "active": pc.active,
         "breakdown": breakdown,
     }
     if args.json:

@@ -677,7 +677,9 @@ def _merge(*dicts: dict[str, int]) -> dict[str, int]:
 # GRPO / DPO (TRL)
 
 
-def rl(req: EstimateRequest, model: ResolvedModel | None = None) -> EstimateResult:
+def rl(
+    req: EstimateRequest, model: ResolvedModel | None = None, extra: dict[str, int] | None = None
+) -> EstimateResult:
     ctx = Ctx(req)
     model = model or resolve_model(req)
     a = model.arch
@@ -697,7 +699,7 @@ def rl(req: EstimateRequest, model: ResolvedModel | None = None) -> EstimateResu
     plan = _train_plan(sub, a, method, data_parallel)
     act_bytes = plan.setup.act_bytes
     phases: list[Phase] = []
-    base = {"weights": plan.weights, "optimizer": plan.optimizer}
+    base = {"weights": plan.weights + (extra.get("weights", 0) if extra else 0), "optimizer": plan.optimizer}
     ref_weights = 0
     if req.beta > 0 and method == "full":
         ref_weights = weight_bytes(a, pc.components, "bf16").total // (req.tp * req.pp)
@@ -777,7 +779,12 @@ def rl(req: EstimateRequest, model: ResolvedModel | None = None) -> EstimateResu
         Phase("optimizer_step", _merge(base, {"gradients": plan.gradients, "optimizer": plan.step_temp}))
     )
     overhead = _overhead(ctx)
-    params = Params(total=pc.total, active=pc.active, trainable=plan.trainable, breakdown=pc.components)
+    params = Params(
+        total=pc.total + (extra.get("params", 0) if extra else 0),
+        active=pc.active,
+        trainable=plan.trainable,
+        breakdown=pc.components,
+    )
     return _finish(ctx, model, phases, overhead, params, req.gpus)
 
 
@@ -835,12 +842,30 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
     return result
 
 
+def _towers_as_text_model(model: ResolvedModel) -> dict[str, int] | None:
+    """A multimodal model used for text only still loads its towers: count their weights, no media tokens."""
+    mm = model.multimodal
+    if mm is None:
+        return None
+    params = sum(t.params for t in mm.towers) + mm.projector_params + sum(mm.other_params.values())
+    return {"weights": 2 * params, "params": params}
+
+
 def estimate(req: EstimateRequest) -> EstimateResult:
     """Memory per device for one request."""
+    if req.mode == "multimodal":
+        return multimodal(req)
+    model = resolve_model(req)
+    extra = _towers_as_text_model(model)
     if req.mode == "inference":
-        return inference(req)
-    if req.mode in ("finetune", "training"):
-        return training(req)
-    if req.mode == "grpo":
-        return rl(req)
-    return multimodal(req)
+        result = inference(req, model, extra)
+    elif req.mode in ("finetune", "training"):
+        result = training(req, model, extra)
+    else:
+        result = rl(req, model, extra)
+    if extra:
+        result.assumptions.append(
+            f"Text-only use of a multimodal model: its vision/audio towers ({extra['params']:,} parameters, 16-bit) "
+            "are loaded but see no media"
+        )
+    return result

@@ -46,7 +46,7 @@ def catalog_summary() -> dict[str, Any]:
             if resolved.multimodal is not None:
                 mm = resolved.multimodal
                 extra = sum(t.params for t in mm.towers) + mm.projector_params + sum(mm.other_params.values())
-            total, active = pc.total + extra, pc.active + extra
+            total, active = pc.total + extra, pc.active
         except (EstimateError, ValueError):
             total = active = None
         models.append(
@@ -94,7 +94,7 @@ def _parse_config(payload: dict[str, Any]) -> dict[str, Any]:
         f"heads × {a.head_dim}, vocab {a.vocab_size:,}"
         + (f", {a.moe.num_experts} experts top-{a.moe.top_k}" if a.moe else "")
     )
-    return {"model_type": a.model_type, "params_total": pc.total + extra, "params_active": pc.active + extra,
+    return {"model_type": a.model_type, "params_total": pc.total + extra, "params_active": pc.active,
             "summary": summary, "assumptions": list(a.assumptions)}  # fmt: skip
 
 
