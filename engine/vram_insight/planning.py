@@ -112,7 +112,11 @@ def _rank(options: list[Recommendation], limit: int) -> list[Recommendation]:
     take(sorted(multis, key=lambda o: (o.cloud_usd_per_hour or inf, o.launch_price_usd or inf, o.count)),
          limit - len(picks), "cheapest multi-GPU setup")  # fmt: skip
     if len(picks) < limit:
-        take(sorted(singles, key=lambda o: o.capacity_bytes), limit - len(picks), "smallest single card that fits")
+        take(
+            sorted(singles, key=lambda o: o.capacity_bytes),
+            limit - len(picks),
+            "smallest single card that fits",
+        )
     return picks
 
 
