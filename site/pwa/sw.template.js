@@ -1,0 +1,103 @@
+/* VRAM Insight service worker. build.py renders this template into sw.js: __CACHE_VERSION__ becomes a hash of
+ * every precached byte, __PRECACHE__ the list of precached paths (relative to this file, so the site works under
+ * any sub-path).
+ *
+ * - install: precache the app shell, the Pyodide runtime and the wheels into "vram-insight-<version>";
+ *   versioned vendor files may come from the HTTP cache, everything else is revalidated with the server so a new
+ *   version never captures a stale file (GitHub Pages sends max-age=600 for everything);
+ * - activate: delete every other "vram-insight-*" cache, take control of open pages;
+ * - fetch: same-origin GETs only (cross-origin requests, e.g. the explicit Hugging Face config fetch, are never
+ *   touched or cached). Precached files: cache first. Navigations to the app: the cached page (works offline).
+ *   Other pages (static model pages): network first, cached copy offline, else the app.
+ */
+const VERSION = "__CACHE_VERSION__";
+const PREFIX = "vram-insight-";
+const CACHE = `${PREFIX}${VERSION}`;
+const PAGES = `${PREFIX}pages-${VERSION}`;
+const PRECACHE = __PRECACHE__;
+
+const SCOPE = new URL("./", self.location.href).href;
+const APP = SCOPE; // the app page is precached as "./"
+const PRECACHED = new Set(PRECACHE.map((p) => new URL(p, SCOPE).href));
+
+// Files under vendor/ sit in release-named folders and never change under the same URL, except our own lock
+// file and engine wheel, which every build rewrites.
+const isImmutable = (path) =>
+  path.startsWith("vendor/") && !/(^|\/)(pyodide-lock\.json|vram_insight-[^/]*)$/.test(path);
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    (async () => {
+      const cache = await caches.open(CACHE);
+      await cache.addAll(
+        PRECACHE.map((p) => new Request(new URL(p, SCOPE).href, { cache: isImmutable(p) ? "default" : "no-cache" })),
+      );
+      await self.skipWaiting();
+    })(),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    (async () => {
+      for (const key of await caches.keys()) {
+        if (key.startsWith(PREFIX) && key !== CACHE && key !== PAGES) await caches.delete(key);
+      }
+      await self.clients.claim();
+    })(),
+  );
+});
+
+const appPage = async () => (await caches.open(CACHE)).match(APP);
+
+async function cacheFirst(request, href) {
+  const cache = await caches.open(CACHE);
+  const hit = await cache.match(href);
+  if (hit) return hit;
+  return fetch(request);
+}
+
+async function networkFirstPage(request) {
+  const cache = await caches.open(PAGES);
+  try {
+    const response = await fetch(request);
+    if (response.ok && response.type === "basic") await cache.put(request, response.clone());
+    return response;
+  } catch (err) {
+    const hit = await cache.match(request, { ignoreSearch: true });
+    if (hit) return hit;
+    const app = await appPage();
+    if (app) return app;
+    throw err;
+  }
+}
+
+self.addEventListener("fetch", (event) => {
+  const { request } = event;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin || !url.href.startsWith(SCOPE)) return; // never cross-origin
+  const href = url.origin + url.pathname;
+  const path = href.slice(SCOPE.length);
+
+  if (path === "sw.js" || path === "health.json") return; // always from the network
+
+  if (request.mode === "navigate") {
+    if (path === "" || path === "index.html") {
+      event.respondWith(
+        (async () => {
+          const app = await appPage();
+          if (app) return app;
+          return fetch(request);
+        })(),
+      );
+    } else {
+      event.respondWith(networkFirstPage(request));
+    }
+    return;
+  }
+
+  if (PRECACHED.has(href)) {
+    event.respondWith(cacheFirst(request, href));
+  }
+});

@@ -1,0 +1,504 @@
+"""Fast tests of build.py's pure helpers and the local server (no network, no npm, no engine needed)."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import http.client
+import io
+import json
+import re
+import sys
+import threading
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import build  # noqa: E402
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+def make_wheel(path: Path, name: str, version: str, requires: list[str], files: dict[str, str]) -> Path:
+    dist = f"{name.replace('-', '_')}-{version}.dist-info"
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta += [f"Requires-Dist: {r}" for r in requires]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for fname, text in files.items():
+            zf.writestr(fname, text)
+        zf.writestr(f"{dist}/METADATA", "\n".join(meta) + "\n")
+        zf.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\n")
+        zf.writestr(f"{dist}/RECORD", "")
+    return path
+
+
+def wheel_info(path: Path) -> build.WheelInfo:
+    info = build.read_wheel(path)
+    info.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    return info
+
+
+BASE_LOCK = {
+    "info": {"abi_version": "2026_0", "arch": "wasm32", "python": "3.14.2"},
+    "packages": {"numpy": {}},
+}
+
+
+# --- lock generation -------------------------------------------------------------------------------------------
+def test_lock_lists_exactly_the_shipped_wheels(tmp_path: Path) -> None:
+    core = make_wheel(
+        tmp_path / "pydantic_core-2.0-cp314-cp314-x.whl",
+        "pydantic_core",
+        "2.0",
+        ["typing-extensions>=4"],
+        {"pydantic_core/__init__.py": "", "pydantic_core/_c.so": ""},
+    )
+    pyd = make_wheel(
+        tmp_path / "pydantic-2.1-py3-none-any.whl",
+        "pydantic",
+        "2.1",
+        [
+            "pydantic-core==2.0",
+            "typing_extensions>=4",
+            "email-validator>=2; extra == 'email'",
+            "tzdata; (platform_system == 'Windows') and extra == 'timezone'",
+            "colorama; sys_platform == 'win32'",
+        ],
+        {"pydantic/__init__.py": "", "pydantic/v1/__init__.py": ""},
+    )
+    te = make_wheel(
+        tmp_path / "typing_extensions-4.0-py3-none-any.whl",
+        "typing_extensions",
+        "4.0",
+        [],
+        {"typing_extensions.py": ""},
+    )
+    ours = make_wheel(
+        tmp_path / "vram_insight-0.1.0-py3-none-any.whl",
+        "vram-insight",
+        "0.1.0",
+        ["pydantic<3,>=2.7"],
+        {"vram_insight/__init__.py": "", "vram_insight/data/gpus.json": "{}"},
+    )
+    wheels = [wheel_info(p) for p in (core, pyd, te, ours)]
+    lock = build.build_lock(BASE_LOCK, wheels)
+
+    assert lock["info"] == BASE_LOCK["info"]
+    assert set(lock["packages"]) == {"pydantic-core", "pydantic", "typing-extensions", "vram-insight"}
+    p = lock["packages"]["pydantic"]
+    assert p["depends"] == ["pydantic-core", "typing-extensions"]  # extras and unmet markers dropped
+    assert p["file_name"] == "pydantic-2.1-py3-none-any.whl"
+    assert p["imports"] == ["pydantic"]
+    assert p["install_dir"] == "site"
+    assert p["sha256"] == hashlib.sha256(pyd.read_bytes()).hexdigest()
+    assert lock["packages"]["typing-extensions"]["imports"] == ["typing_extensions"]
+    assert lock["packages"]["pydantic-core"]["name"] == "pydantic_core"
+    assert lock["packages"]["vram-insight"]["depends"] == ["pydantic"]
+    assert lock["packages"]["vram-insight"]["imports"] == ["vram_insight"]
+    assert "numpy" not in lock["packages"]  # nothing from Pyodide's own lock leaks in
+    json.dumps(lock)
+
+
+def test_lock_rejects_an_unshipped_requirement(tmp_path: Path) -> None:
+    w = make_wheel(tmp_path / "a-1.0-py3-none-any.whl", "a", "1.0", ["missing-dep>=1"], {"a/__init__.py": ""})
+    with pytest.raises(build.BuildError, match="missing-dep"):
+        build.build_lock(BASE_LOCK, [wheel_info(w)])
+
+
+def test_lock_needs_hashes_and_info(tmp_path: Path) -> None:
+    w = build.read_wheel(make_wheel(tmp_path / "a-1.0-py3-none-any.whl", "a", "1.0", [], {"a.py": ""}))
+    with pytest.raises(build.BuildError, match="sha256"):
+        build.build_lock(BASE_LOCK, [w])
+    w.sha256 = "0" * 64
+    with pytest.raises(build.BuildError, match="info"):
+        build.build_lock({"packages": {}}, [w])
+
+
+def test_wheel_top_level_names() -> None:
+    names = [
+        "a/__init__.py",
+        "a/b/c.py",
+        "mod.py",
+        "ext.cpython-314-wasm32-emscripten.so",
+        "x-1.dist-info/RECORD",
+        "x-1.data/scripts/tool",
+        "stubs_only/py.typed",
+        "not-a-name/file.py",
+    ]
+    assert build.wheel_top_level(names) == ["a", "ext", "mod", "stubs_only"]
+
+
+def test_canonical_name() -> None:
+    assert build.canonical_name("Typing_Extensions") == "typing-extensions"
+    assert build.canonical_name("a.b__c") == "a-b-c"
+
+
+def test_not_a_wheel(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.whl"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(build.BuildError, match="not a valid zip"):
+        build.read_wheel(bad)
+
+
+def test_repack_stored_keeps_contents(tmp_path: Path) -> None:
+    src = make_wheel(tmp_path / "a-1.0-py3-none-any.whl", "a", "1.0", [], {"a/__init__.py": "x = 1\n" * 100})
+    stored = build.repack_stored(src.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(stored)) as zs, zipfile.ZipFile(src) as zo:
+        assert zs.namelist() == zo.namelist()
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in zs.infolist())
+        assert all(zs.read(n) == zo.read(n) for n in zo.namelist())
+
+
+# --- sha256 verification ---------------------------------------------------------------------------------------
+def test_verify_sha256_mismatch_message(tmp_path: Path) -> None:
+    f = tmp_path / "pydantic-2.14.4-py3-none-any.whl"
+    f.write_bytes(b"tampered")
+    expected = "a" * 64
+    with pytest.raises(build.BuildError) as exc:
+        build.verify_sha256(f, expected)
+    msg = str(exc.value)
+    assert "sha256 mismatch for pydantic-2.14.4-py3-none-any.whl" in msg
+    assert expected in msg
+    assert hashlib.sha256(b"tampered").hexdigest() in msg
+    assert ".cache/build/wheels" in msg
+
+
+def test_verify_sha256_missing_and_ok(tmp_path: Path) -> None:
+    with pytest.raises(build.BuildError, match="missing"):
+        build.verify_sha256(tmp_path / "nope.whl", "0" * 64)
+    f = tmp_path / "ok.whl"
+    f.write_bytes(b"ok")
+    build.verify_sha256(f, hashlib.sha256(b"ok").hexdigest())
+
+
+def test_pinned_wheels_are_well_formed() -> None:
+    names = set()
+    for w in build.PINNED_WHEELS:
+        assert re.fullmatch(r"[0-9a-f]{64}", w.sha256), w
+        assert w.file_name.endswith(".whl") and w.version in w.file_name
+        names.add(build.canonical_name(w.name))
+    assert {"pydantic", "pydantic-core", "typing-extensions", "typing-inspection", "annotated-types"} <= names
+    core = next(w for w in build.PINNED_WHEELS if w.name == "pydantic-core")
+    assert core.file_name.endswith(f"cp314-cp314-{build.PYEMSCRIPTEN_PLATFORM}.whl")
+
+
+# --- precache list and versioning ------------------------------------------------------------------------------
+FILES = [
+    "index.html",
+    "index.html.br",
+    "sw.js",
+    "health.json",
+    "sitemap.xml",
+    "robots.txt",
+    "manifest.webmanifest",
+    "app/main.js",
+    "app/main.js.gz",
+    "engine/engine-client.js",
+    "icons/icon-192.png",
+    "models/index.html",
+    "models/llama/index.html",
+    "models/models.css",
+    "vendor/pyodide-314.0.7/pyodide.asm.wasm",
+    "vendor/pyodide-314.0.7/pyodide-lock.json",
+    "vendor/pyodide-314.0.7/vram_insight-0.1.0-py3-none-any.whl",
+]
+
+
+def test_precache_paths() -> None:
+    pre = build.precache_paths(FILES)
+    assert pre[0] == "./"
+    for must in (
+        "app/main.js",
+        "engine/engine-client.js",
+        "manifest.webmanifest",
+        "icons/icon-192.png",
+        "vendor/pyodide-314.0.7/pyodide.asm.wasm",
+        "vendor/pyodide-314.0.7/pyodide-lock.json",
+        "vendor/pyodide-314.0.7/vram_insight-0.1.0-py3-none-any.whl",
+    ):
+        assert must in pre
+    for never in (
+        "sw.js",
+        "health.json",
+        "index.html",
+        "index.html.br",
+        "app/main.js.gz",
+        "models/index.html",
+        "models/llama/index.html",
+        "sitemap.xml",
+    ):
+        assert never not in pre
+    assert len(pre) == len(set(pre))
+
+
+def test_cache_version_tracks_content() -> None:
+    a = [("./", "1" * 64), ("app/main.js", "2" * 64)]
+    v1 = build.cache_version(a)
+    assert v1 == build.cache_version(list(reversed(a)))  # order-independent
+    assert v1 != build.cache_version([("./", "1" * 64), ("app/main.js", "3" * 64)])
+    assert v1 != build.cache_version([*a, ("x.js", "4" * 64)])
+    assert re.fullmatch(r"[0-9a-f]{16}", v1)
+
+
+def test_service_worker_template_renders() -> None:
+    template = (ROOT / "site" / "pwa" / "sw.template.js").read_text()
+    sw = build.render_service_worker(template, "abc123", ["./", "app/main.js"])
+    assert "__CACHE_VERSION__" not in sw and "__PRECACHE__" not in sw
+    assert '"abc123"' in sw
+    m = re.search(r"const PRECACHE = (\[.*?\]);", sw, re.S)
+    assert m and json.loads(m.group(1)) == ["./", "app/main.js"]
+    assert "url.origin !== self.location.origin" in sw  # never handles cross-origin requests
+    with pytest.raises(build.BuildError, match="__PRECACHE__"):
+        build.render_service_worker("const VERSION = '__CACHE_VERSION__';", "x", [])
+
+
+def test_engine_client_has_runtime_block() -> None:
+    src = (ROOT / "site" / "engine" / "engine-client.js").read_text()
+    assert len(build.RUNTIME_BLOCK.findall(src)) == 1
+    cfg = build.runtime_config([])
+    assert cfg["pyodide"] == f"{build.PYODIDE_DIR}/"
+    assert not cfg["pyodide"].startswith("/")  # relative: works under any sub-path
+
+
+# --- MIME types and cache policy -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("path", "mime"),
+    [
+        ("a/core.js", "application/javascript"),
+        ("pyodide.mjs", "application/javascript"),
+        ("pyodide.asm.wasm", "application/wasm"),
+        ("x.json", "application/json"),
+        ("manifest.webmanifest", "application/manifest+json"),
+        ("a-1.0-py3-none-any.whl", "application/octet-stream"),
+        ("python_stdlib.zip", "application/octet-stream"),
+        ("index.html", "text/html"),
+        ("styles.css", "text/css"),
+        ("icon.svg", "image/svg+xml"),
+        ("icon.png", "image/png"),
+        ("unknown.bin", "application/octet-stream"),
+    ],
+)
+def test_mime_types(path: str, mime: str) -> None:
+    assert build.mime_type(path).split(";")[0] == mime
+
+
+def test_cache_control() -> None:
+    imm, reval = build.CACHE_IMMUTABLE, build.CACHE_REVALIDATE
+    assert build.cache_control("vendor/pyodide-314.0.7/pyodide.asm.wasm") == imm
+    assert build.cache_control("/vendor/pyscript-0.7.31/core-C9KDLldu.js") == imm
+    assert build.cache_control("vendor/pyodide-314.0.7/pydantic-2.14.4-py3-none-any.whl") == imm
+    assert build.cache_control("vendor/pyodide-314.0.7/pyodide-lock.json") == reval
+    assert build.cache_control("vendor/pyodide-314.0.7/vram_insight-0.1.0-py3-none-any.whl") == reval
+    for p in (
+        "index.html",
+        "sw.js",
+        "health.json",
+        "app/main.js",
+        "engine/engine-client.js",
+        "models/x/index.html",
+    ):
+        assert build.cache_control(p) == reval
+
+
+def test_accepted_encodings() -> None:
+    assert build.accepted_encodings("gzip, deflate, br, zstd") >= {"gzip", "br"}
+    assert build.accepted_encodings("gzip;q=1.0, br;q=0") == {"gzip"}
+    assert build.accepted_encodings(None) == set()
+    assert {"br", "gzip"} <= build.accepted_encodings("*")
+
+
+# --- pre-render escaping ---------------------------------------------------------------------------------------
+EVIL = "</script><script>alert(1)</script><!-- \u2028 & 'q' \"dq\""
+
+
+def test_json_for_script_is_inert_and_round_trips() -> None:
+    value = {"models": [{"name": EVIL, "id": "x"}]}
+    text = build.json_for_script(value)
+    assert "</" not in text and "<!--" not in text and "<" not in text
+    assert "\u2028" not in text
+    assert json.loads(text) == value
+
+
+def sample_report(name: str = EVIL) -> dict:
+    return {
+        "estimate": {
+            "mode": "inference",
+            "model": {"name": name},
+            "total_bytes": 17_000_000_000,
+            "components": {"weights": 16_000_000_000, "kv_cache<b>": 1_000_000_000},
+        },
+        "fit": {
+            "gpu": "rtx-4090",
+            "gpu_name": "<i>RTX</i>",
+            "capacity_bytes": 24_000_000_000,
+            "fits": True,
+            "utilization": 0.708,
+        },
+    }
+
+
+def test_render_result_summary_escapes_and_shows_numbers() -> None:
+    out = build.render_result_summary(sample_report(), {"model": "m", "mode": "inference", "seq_len": 4096})
+    assert "<script>" not in out and "<i>" not in out and "<b>" not in out
+    assert "&lt;/script&gt;" in out
+    assert "17.00 GB" in out and "15.83 GiB" in out
+    assert "fits" in out and "71%" in out
+    assert out.count("<tr data-component=") == 2
+
+
+def test_prerender_index_fills_markers() -> None:
+    src = (
+        "<html><head><title>t</title></head><body><div><!-- prerender:result --></div>"
+        '<!-- prerender:data --><script type="module" src="app/main.js"></script></body></html>'
+    )
+    catalog = {"models": [{"id": "x", "name": EVIL}], "gpus": []}
+    req = {"mode": "inference", "model": "x"}
+    doc = build.prerender_index(src, catalog, req, sample_report())
+    assert "prerender:" not in doc
+    scripts = dict(re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', doc, re.S))
+    assert json.loads(scripts["prerendered-catalog"]) == catalog
+    assert json.loads(scripts["prerendered-request"]) == req
+    assert json.loads(scripts["prerendered-report"]) == sample_report()
+    assert "<script>alert(1)" not in doc
+    head = doc.split("</head>")[0]
+    assert '<script type="module" src="engine/engine-client.js"></script>' in head
+
+
+def test_prerender_index_requires_markers() -> None:
+    with pytest.raises(build.BuildError, match="prerender:data"):
+        build.prerender_index("<html><head></head><body><!-- prerender:result --></body></html>", {}, {}, {})
+    doubled = "<head></head><!-- prerender:data --><!-- prerender:data --><!-- prerender:result -->"
+    with pytest.raises(build.BuildError, match="exactly once"):
+        build.prerender_index(doubled, {}, {}, {})
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def call(self, op: str, payload: str) -> str:
+        req = json.loads(payload)
+        self.calls.append(req)
+        if req["mode"] == "training" and req["weights"] == "int4":
+            return json.dumps(
+                {"ok": False, "error": {"message": "<b>no</b> int4 training", "field": "weights"}}
+            )
+        return json.dumps({"ok": True, "result": {"total_bytes": 2 * 10**9 + req["seq_len"]}})
+
+
+def test_model_page_escapes_and_links_relatively() -> None:
+    eng = FakeEngine()
+    model = {
+        "id": "evil-1",
+        "name": EVIL,
+        "family": "<img src=x onerror=alert(1)>",
+        "kind": "text",
+        "context_length": 32768,
+        "params_total": 8_030_261_248,
+        "hf_repo": "a/b",
+    }
+    page = build.model_page(eng, model, "2026-01-01T00:00:00Z")
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>no</b>" not in page
+    assert 'href="../../#m=evil-1"' in page
+    assert 'href="../models.css"' in page
+    assert not re.search(r'(href|src)="/', page)  # no root-absolute links
+    assert "8.03B parameters" in page
+    assert {c["seq_len"] for c in eng.calls} == {4096, 32768}
+    assert "2.00 GB" in page and "—" in page
+
+
+def test_models_index_and_sitemap_are_relative() -> None:
+    idx = build.models_index_page([{"id": "a", "name": "<A>", "kind": "text", "params_total": 10**9}], "t")
+    assert 'href="a/"' in idx and "&lt;A&gt;" in idx
+    sm = build.sitemap_xml(["", "models/", "models/a/"])
+    assert "<loc>models/a/</loc>" in sm and "http" not in sm.replace("http://www.sitemaps.org", "")
+    assert "<loc>https://x.io/p/models/</loc>" in build.sitemap_xml(["models/"], "https://x.io/p/")
+
+
+# --- icons -----------------------------------------------------------------------------------------------------
+def test_png_encoder() -> None:
+    png = build.encode_png(4, 3, lambda x, y: (x * 60, y * 80, 0, 255))
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (4, 3)
+    idat_len = int.from_bytes(png[33:37], "big")
+    assert png[37:41] == b"IDAT"
+    raw = zlib.decompress(png[41 : 41 + idat_len])
+    assert len(raw) == 3 * (1 + 4 * 4)
+
+
+def test_icon_shapes() -> None:
+    plain = build.icon_pixel_fn(64, maskable=False)
+    mask = build.icon_pixel_fn(64, maskable=True)
+    assert plain(0, 0)[3] == 0  # rounded corner is transparent
+    assert mask(0, 0)[3] == 255  # maskable fills the square
+    assert plain(32, 32)[3] == 255
+    assert build.icon_svg().startswith("<svg")
+
+
+# --- the local server ------------------------------------------------------------------------------------------
+@pytest.fixture
+def server(tmp_path: Path):
+    (tmp_path / "index.html").write_text("<!doctype html><p>hi</p>")
+    (tmp_path / "index.html.br").write_bytes(b"BR")
+    (tmp_path / "index.html.gz").write_bytes(b"GZ")
+    vendor = tmp_path / "vendor" / "pyodide-314.0.7"
+    vendor.mkdir(parents=True)
+    (vendor / "pyodide.asm.wasm").write_bytes(b"\0asm")
+    (tmp_path / "secret.txt").write_text("outside")
+    root = tmp_path
+    httpd = build.make_server(root, 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", path, headers=headers or {})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+
+
+def test_server_precompressed_variants(server: int) -> None:
+    status, h, body = get(server, "/", {"Accept-Encoding": "gzip, br"})
+    assert status == 200 and body == b"BR" and h["content-encoding"] == "br"
+    assert h["vary"] == "Accept-Encoding" and h["content-type"].startswith("text/html")
+    assert h["cache-control"] == "no-cache"
+    assert "wasm-unsafe-eval" in h["content-security-policy"]
+    status, h, body = get(server, "/index.html", {"Accept-Encoding": "gzip"})
+    assert body == b"GZ" and h["content-encoding"] == "gzip"
+    status, h, body = get(server, "/index.html")
+    assert body.startswith(b"<!doctype") and "content-encoding" not in h
+
+
+def test_server_wasm_and_cache_headers(server: int) -> None:
+    status, h, body = get(server, "/vendor/pyodide-314.0.7/pyodide.asm.wasm")
+    assert status == 200 and h["content-type"] == "application/wasm" and body == b"\0asm"
+    assert "immutable" in h["cache-control"]
+
+
+def test_server_if_modified_since(server: int) -> None:
+    _, h, _ = get(server, "/index.html")
+    status, _, body = get(server, "/index.html", {"If-Modified-Since": h["last-modified"]})
+    assert status == 304 and body == b""
+    old = email.utils.formatdate(0, usegmt=True)
+    status, _, _ = get(server, "/index.html", {"If-Modified-Since": old})
+    assert status == 200
+
+
+def test_server_refuses_traversal_and_variants(server: int) -> None:
+    assert get(server, "/../secret.txt")[0] in (403, 404)
+    assert get(server, "/%2e%2e/%2e%2e/etc/passwd")[0] in (403, 404)
+    assert get(server, "/index.html.br")[0] == 404
+    assert get(server, "/nope.js")[0] == 404
+    status, h, _ = get(server, "/vendor")
+    assert status == 301 and h["location"] == "/vendor/"
