@@ -122,17 +122,38 @@ DEFAULT_REQUEST: dict[str, Any] = {
 }
 
 # Static model pages: rows (mode/workload) x columns (weight format), one table per context length.
-MODEL_PAGE_WEIGHTS = ("bf16", "fp8", "int8", "int4")
+# Columns: weight formats. Rows: workloads; each maps a column to the request that answers it (None: not a
+# meaningful combination, shown as "—"). LoRA runs on a bf16 base, QLoRA on NF4; full training keeps bf16 weights.
+MODEL_PAGE_WEIGHTS = ("bf16", "fp8", "int8", "int4 / NF4")
 MODEL_PAGE_CONTEXTS = (4096, 32768, 131072)
-MODEL_PAGE_ROWS_TEXT: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("Inference", {"mode": "inference"}),
-    ("LoRA fine-tuning", {"mode": "finetune", "method": "lora"}),
-    ("Full training (AdamW, mixed bf16)", {"mode": "training"}),
+Row = tuple[str, tuple[dict[str, Any] | None, ...]]
+MODEL_PAGE_ROWS_TEXT: tuple[Row, ...] = (
+    (
+        "Inference",
+        tuple({"mode": "inference", "weights": w} for w in ("bf16", "fp8", "int8", "int4")),
+    ),
+    (
+        "LoRA / QLoRA fine-tuning",
+        ({"mode": "finetune", "method": "lora"}, None, None, {"mode": "finetune", "method": "qlora"}),
+    ),
+    ("Full training (AdamW, mixed precision)", ({"mode": "training"}, None, None, None)),
 )
-MODEL_PAGE_ROWS_MM: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("Inference, 1 image", {"mode": "multimodal", "task": "inference", "images": 1}),
-    ("LoRA fine-tuning, 1 image", {"mode": "multimodal", "task": "finetune", "method": "lora", "images": 1}),
-    ("Full training, 1 image", {"mode": "multimodal", "task": "training", "images": 1}),
+_MM = {"mode": "multimodal", "images": 1}
+MODEL_PAGE_ROWS_MM: tuple[Row, ...] = (
+    (
+        "Inference, 1 image",
+        tuple({**_MM, "task": "inference", "weights": w} for w in ("bf16", "fp8", "int8", "int4")),
+    ),
+    (
+        "LoRA / QLoRA fine-tuning, 1 image",
+        (
+            {**_MM, "task": "finetune", "method": "lora"},
+            None,
+            None,
+            {**_MM, "task": "finetune", "method": "qlora"},
+        ),
+    ),
+    ("Full training, 1 image", ({**_MM, "task": "training"}, None, None, None)),
 )
 
 GB = 10**9
@@ -305,8 +326,11 @@ def fmt_params(n: int | None) -> str:
     return str(n)
 
 
+COMPONENT_LABELS = {"kv_cache": "KV cache", "lora": "LoRA adapters", "cuda_context": "CUDA context"}
+
+
 def humanize(name: str) -> str:
-    return name.replace("_", " ").strip().capitalize()
+    return COMPONENT_LABELS.get(name) or name.replace("_", " ").strip().capitalize()
 
 
 # --- wheels and the Pyodide lock -----------------------------------------------------------------------------
@@ -717,6 +741,8 @@ def render_result_summary(report: dict[str, Any], request: dict[str, Any]) -> st
     components: dict[str, int] = est.get("components") or {}
     rows = []
     for name, nbytes in sorted(components.items(), key=lambda kv: -kv[1]):
+        if not nbytes:
+            continue
         share = (nbytes / total * 100) if total else 0.0
         rows.append(
             f'<tr data-component="{esc(name)}"><th scope="row">{esc(humanize(name))}</th>'
@@ -781,10 +807,13 @@ def model_page(web_api: Any, model: dict[str, Any], build_time: str) -> str:
     tables = []
     for ctx in model_page_contexts(int(model.get("context_length") or 4096)):
         body = []
-        for label, overrides in rows_spec:
+        for label, specs in rows_spec:
             cells = []
-            for weights in MODEL_PAGE_WEIGHTS:
-                req = {"model": mid, "seq_len": ctx, "weights": weights, "gpu": None, **overrides}
+            for overrides in specs:
+                if overrides is None:
+                    cells.append('<td class="na">—</td>')
+                    continue
+                req = {"model": mid, "seq_len": ctx, "gpu": None, **overrides}
                 reply = engine_call(web_api, "estimate", req)
                 if reply["ok"]:
                     total = int(reply["result"]["total_bytes"])

@@ -329,7 +329,7 @@ def sample_report(name: str = EVIL) -> dict:
             "mode": "inference",
             "model": {"name": name},
             "total_bytes": 17_000_000_000,
-            "components": {"weights": 16_000_000_000, "kv_cache<b>": 1_000_000_000},
+            "components": {"weights": 16_000_000_000, "kv_cache<b>": 1_000_000_000, "gradients": 0},
         },
         "fit": {
             "gpu": "rtx-4090",
@@ -383,10 +383,8 @@ class FakeEngine:
     def call(self, op: str, payload: str) -> str:
         req = json.loads(payload)
         self.calls.append(req)
-        if req["mode"] == "training" and req["weights"] == "int4":
-            return json.dumps(
-                {"ok": False, "error": {"message": "<b>no</b> int4 training", "field": "weights"}}
-            )
+        if req.get("method") == "qlora":
+            return json.dumps({"ok": False, "error": {"message": "<b>no</b> qlora here", "field": "method"}})
         return json.dumps({"ok": True, "result": {"total_bytes": 2 * 10**9 + req["seq_len"]}})
 
 
@@ -409,6 +407,8 @@ def test_model_page_escapes_and_links_relatively() -> None:
     assert "8.03B parameters" in page
     assert {c["seq_len"] for c in eng.calls} == {4096, 32768}
     assert "2.00 GB" in page and "—" in page
+    assert 'title="&lt;b&gt;no&lt;/b&gt; qlora here"' in page  # engine errors shown escaped
+    assert all(c.get("method") != "lora" or "weights" not in c for c in eng.calls)
 
 
 def test_models_index_and_sitemap_are_relative() -> None:
