@@ -72,6 +72,7 @@ export function debounce(fn, ms) {
     clearTimeout(t);
     fn(...args);
   };
+  wrapped.cancel = () => clearTimeout(t);
   return wrapped;
 }
 

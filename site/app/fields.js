@@ -192,11 +192,11 @@ export const PRESETS = [
   { id: "qwen7b-vllm-l40s", mode: "inference", model: ["qwen2.5-7b", /qwen2\.5.*7b/], gpu: ["l40s", /l40s/], set: { runtime: "vllm", batch_size: 16, seq_len: 4096, gen_len: 512 } },
   { id: "llama70b-awq-2x4090", mode: "inference", model: ["llama-3.1-70b", /llama-3\.[13]-70b/], gpu: ["rtx-4090", /4090/], set: { weights: "int4", gpus: 2, tp: 2, runtime: "vllm", seq_len: 8192, gen_len: 1024 } },
   { id: "qwen32b-gguf-3090", mode: "inference", model: ["qwen2.5-32b", /qwen2\.5.*32b/], gpu: ["rtx-3090", /3090/], set: { runtime: "llama.cpp", weights: "q4_k_m", kv_cache_dtype: "q8_0", seq_len: 32768, gen_len: 2048 } },
-  { id: "r1-fp8-8xh200", mode: "inference", model: ["deepseek-r1", "deepseek-v3", /deepseek-(r1|v3)/], gpu: ["h200", /h200/], set: { runtime: "vllm", weights: "fp8", gpus: 8, tp: 8, seq_len: 32768, gen_len: 8192, batch_size: 8 } },
+  { id: "r1-fp8-8xh200", mode: "inference", model: ["deepseek-r1", "deepseek-v3", /deepseek-(r1|v3)/], gpu: ["h200-sxm", "h200", /h200/], set: { runtime: "vllm", weights: "fp8", gpus: 8, tp: 8, seq_len: 32768, gen_len: 8192, batch_size: 8 } },
   { id: "qwen3moe-4090", mode: "inference", model: ["qwen3-30b-a3b", /30b-a3b/], gpu: ["rtx-4090", /4090/], set: { runtime: "llama.cpp", weights: "q4_k_m", seq_len: 16384, gen_len: 2048 } },
   // Fine-tuning
   { id: "qwen7b-qlora-24gb", mode: "finetune", model: ["qwen2.5-7b", /qwen2\.5.*7b/], gpu: ["rtx-4090", /4090/], set: { method: "qlora", weights: "nf4", seq_len: 2048, batch_size: 2, grad_accum: 8, grad_checkpointing: "full" } },
-  { id: "llama8b-lora-a100", mode: "finetune", model: ["llama-3.1-8b"], gpu: ["a100-80gb", /a100.*80/], set: { method: "lora", lora_targets: "all-linear", seq_len: 4096, batch_size: 4, grad_checkpointing: "full", attention: "flash" } },
+  { id: "llama8b-lora-a100", mode: "finetune", model: ["llama-3.1-8b"], gpu: ["a100-80gb-sxm", "a100-80gb", /a100.*80/], set: { method: "lora", lora_targets: "all-linear", seq_len: 4096, batch_size: 4, grad_checkpointing: "full", attention: "flash" } },
   { id: "llama70b-full-zero3", mode: "finetune", model: ["llama-3.1-70b", /llama-3\.[13]-70b/], gpu: ["h100-sxm", /h100/], set: { method: "full", gpus: 8, zero: 3, grad_checkpointing: "full", seq_len: 4096, attention: "flash" } },
   { id: "llama70b-qlora-fsdp", mode: "finetune", model: ["llama-3.1-70b", /llama-3\.[13]-70b/], gpu: ["rtx-3090", /3090/, /4090/], set: { method: "qlora", weights: "nf4", gpus: 2, fsdp: "full_shard", grad_checkpointing: "full", seq_len: 2048, attention: "flash" } },
   // Training
@@ -205,10 +205,10 @@ export const PRESETS = [
   // GRPO / DPO
   { id: "grpo-qwen15b-k8", mode: "grpo", model: ["qwen2.5-1.5b", /qwen2\.5.*1\.5b/], gpu: ["rtx-4090", /4090/], set: { num_generations: 8, prompt_len: 512, completion_len: 1024, policy: "full", grad_checkpointing: "full" } },
   { id: "grpo-qwen7b-vllm", mode: "grpo", model: ["qwen2.5-7b", /qwen2\.5.*7b/], gpu: ["h100-sxm", /h100/], set: { policy: "lora", generation_backend: "vllm", vllm_gpu_memory_utilization: 0.3, num_generations: 8, completion_len: 2048, grad_checkpointing: "full", beta: 0.04 } },
-  { id: "dpo-llama8b-lora", mode: "grpo", model: ["llama-3.1-8b"], gpu: ["a100-80gb", /a100.*80/], set: { rl_algorithm: "dpo", policy: "lora", beta: 0.1, prompt_len: 1024, completion_len: 1024, batch_size: 2, grad_checkpointing: "full" } },
+  { id: "dpo-llama8b-lora", mode: "grpo", model: ["llama-3.1-8b"], gpu: ["a100-80gb-sxm", "a100-80gb", /a100.*80/], set: { rl_algorithm: "dpo", policy: "lora", beta: 0.1, prompt_len: 1024, completion_len: 1024, batch_size: 2, grad_checkpointing: "full" } },
   // Multimodal
   { id: "qwen25vl7b-4img", mode: "multimodal", model: ["qwen2.5-vl-7b", /qwen2\.5-vl.*7b/], gpu: ["rtx-4090", /4090/], set: { task: "inference", images: 4, seq_len: 8192, gen_len: 512 } },
-  { id: "qwen25vl7b-lora", mode: "multimodal", model: ["qwen2.5-vl-7b", /qwen2\.5-vl.*7b/], gpu: ["a100-80gb", /a100.*80/], set: { task: "finetune", method: "lora", images: 2, seq_len: 4096, grad_checkpointing: "full" } },
+  { id: "qwen25vl7b-lora", mode: "multimodal", model: ["qwen2.5-vl-7b", /qwen2\.5-vl.*7b/], gpu: ["a100-80gb-sxm", "a100-80gb", /a100.*80/], set: { task: "finetune", method: "lora", images: 2, seq_len: 4096, grad_checkpointing: "full" } },
   { id: "qwen25vl7b-video", mode: "multimodal", model: ["qwen2.5-vl-7b", /qwen2\.5-vl.*7b/], gpu: ["h100-sxm", /h100/], set: { task: "inference", images: 0, video_frames: 64, seq_len: 32768, gen_len: 512 } },
   { id: "qwen2audio-30s", mode: "multimodal", model: ["qwen2-audio-7b", /audio/], gpu: ["rtx-4090", /4090/], set: { task: "inference", images: 0, audio_seconds: 30, seq_len: 4096, gen_len: 256 } },
 ];

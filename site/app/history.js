@@ -118,15 +118,15 @@ export function saveHistory(entries) {
   if (!st) return false;
   let list = entries.slice(0, MAX_ENTRIES);
   // Drop the oldest entries until it fits the storage quota (pasted configs can be large).
-  while (list.length) {
+  for (;;) {
     try {
       st.setItem(STORE_KEY, JSON.stringify({ schema: SCHEMA, entries: list }));
       return true;
     } catch {
+      if (!list.length) return false;
       list = list.slice(0, -1);
     }
   }
-  return false;
 }
 
 export function makeEntry(request, report) {

@@ -144,7 +144,7 @@ function renderAll() {
 }
 
 // ------------------------------------------------------------------------------------------------ state
-function setField(key, value, opts = {}) {
+function setField(key, value) {
   const s = app.state;
   s[key] = value;
   if (key === "model") {
@@ -165,7 +165,7 @@ function setField(key, value, opts = {}) {
     renderForm();
   } else {
     updateVisibility(form(), s);
-    if (!opts.fromInput) syncControls(form(), s);
+    syncControls(form(), s); // dependent fields (e.g. QLoRA -> NF4); the focused control is left alone
     showErrors(form(), app.errors);
   }
   scheduleRecalc();
@@ -314,14 +314,8 @@ async function startEngine() {
       notice("error", firstLine(err.message), "notice-engine");
     }
   }
-  // Validate a pending custom config, then compute whatever the inputs are now.
+  // Compute whatever the inputs are now (engine-client.js registers the service worker itself).
   await recalc();
-  registerServiceWorker();
-}
-
-function registerServiceWorker() {
-  if (!("serviceWorker" in navigator) || !/^https?:$/.test(location.protocol)) return;
-  navigator.serviceWorker.register("sw.js").catch((err) => console.info("no service worker:", err && err.message));
 }
 
 // ------------------------------------------------------------------------------------------------ custom config
@@ -467,6 +461,7 @@ function restoreEntry(e) {
 }
 
 function deleteEntry(id) {
+  saveSoon.cancel();
   app.history = app.history.filter((e) => e.id !== id);
   app.selected.delete(id);
   if (!app.historyReadOnly) saveHistory(app.history);
@@ -477,6 +472,7 @@ function deleteEntry(id) {
 function clearHistory() {
   if (!app.history.length) return;
   if (!confirm(t("hist.confirm_clear"))) return;
+  saveSoon.cancel();
   app.history = [];
   app.selected.clear();
   if (!app.historyReadOnly) saveHistory([]);
@@ -701,7 +697,8 @@ async function main() {
   const pre = readJsonBlock("prerendered-report");
   if (pre) {
     const report = pre.estimate ? pre : pre.report;
-    const req = pre.request ? sanitizeRequest(pre.request).request : { ...DEFAULTS };
+    const preReq = pre.request || readJsonBlock("prerendered-request");
+    const req = preReq ? sanitizeRequest(preReq).request : { ...DEFAULTS };
     if (report && report.estimate) {
       app.report = report;
       app.reportRequest = req;

@@ -94,8 +94,8 @@ function fitBlock(report) {
 function componentsTable(e) {
   const tbody = h("tbody");
   const total = e.total_bytes || 1;
-  Object.entries(e.components).forEach(([name, v], i) => {
-    if (!v) return; // a component this workload does not have (e.g. gradients in inference)
+  // Zero-byte components (e.g. gradients in inference) are left out; colours follow the donut's order.
+  Object.entries(e.components).filter(([, v]) => v > 0).forEach(([name, v], i) => {
     tbody.append(
       h(
         "tr",
