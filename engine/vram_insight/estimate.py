@@ -82,9 +82,9 @@ class Ctx:
 
 
 def _is_multimodal_config(config: dict[str, Any]) -> bool:
-    return any(
-        k in config for k in ("vision_config", "audio_config", "vision_tower", "encoder")
-    ) or config.get("model_type") in ("whisper", "vision-encoder-decoder", "florence2", "clip", "siglip")
+    from .towers import is_multimodal
+
+    return is_multimodal(config)
 
 
 _RESOLVED: dict[tuple[str | None, str | None, int | None], ResolvedModel] = {}
