@@ -194,6 +194,7 @@ def adapt_nginx_conf(text: str, root: Path, port: int, prefix: Path) -> str:
     text = re.sub(r"^\s*user\s+[^;]+;", "", text, flags=re.M)
     text = re.sub(r"^\s*pid\s+[^;]+;", "", text, flags=re.M)
     text = re.sub(r"^\s*(error_log|access_log)\s+[^;]+;", "", text, flags=re.M)
+    text = re.sub(r"^\s*\w+_temp_path\s+[^;]+;", "", text, flags=re.M)
     text = re.sub(r"listen\s+(\[::\]:)?\d+[^;]*;", lambda m: "" if m.group(1) else f"listen 127.0.0.1:{port};", text)
     text = re.sub(r"^\s*root\s+[^;]+;", f"    root {root};", text, flags=re.M)
     text = re.sub(r"include\s+/etc/nginx/mime\.types;", f"include {mime};" if mime else "", text)
