@@ -153,6 +153,23 @@ def test_bad_links_show_notice_and_default_view(browser, base_url, web_api):
             wait_live(page)
             assert shown_total(page) == default_total, bad
         assert page.evaluate("() => window.__xss") is None
+        assert s.off_origin() == []
+        # The one request allowed off the origin: "Fetch config from Hugging Face", on an explicit click.
+        # (Answered here by the test, so no network is needed.)
+        from vram_insight.catalog import load_catalog
+
+        cfg = dict(load_catalog().model("qwen2.5-7b").config)
+        s.context.route(
+            "https://huggingface.co/**",
+            lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(cfg)),
+        )
+        page.click("[data-testid=custom-config] summary")
+        page.fill("[data-testid=hf-repo]", "Qwen/Qwen2.5-7B-Instruct")
+        page.click("[data-testid=hf-fetch]")
+        page.locator("[data-testid=custom-active]").wait_for()
+        wait_live(page)
+        assert s.off_origin() == ["https://huggingface.co/Qwen/Qwen2.5-7B-Instruct/resolve/main/config.json"]
+        assert shown_total(page) == engine_report(web_api, req(config=cfg))["estimate"]["total_bytes"]
         assert s.errors == []
     finally:
         s.close()
