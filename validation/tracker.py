@@ -38,6 +38,7 @@ groups alive at the peak.
 from __future__ import annotations
 
 import gc
+import time
 import weakref
 from collections import defaultdict
 from typing import Callable, Iterable
@@ -107,7 +108,9 @@ class MemoryTracker(TorchDispatchMode):
         self._peak_dynamic: dict[int, str] = {}
         self.attention_ops: set[str] = set()
         self.active = False
-        self._finalizers: list = []
+        self.end_bytes = None
+        self.phase_seconds: dict[str, float] = {}
+        self._phase_t0 = None
 
     # ------------------------------------------------------------------ registration
     def register(self, tensors, tag: str) -> int:
@@ -135,6 +138,10 @@ class MemoryTracker(TorchDispatchMode):
         self._dynamic.append((tag, fn))
 
     def set_phase(self, phase: str) -> None:
+        now = time.perf_counter()
+        if self._phase_t0 is not None and self.phase != phase:
+            self.phase_seconds[self.phase] = self.phase_seconds.get(self.phase, 0.0) + now - self._phase_t0
+            self._phase_t0 = now
         self.phase = phase
         if self.current > self.phase_peaks.get(phase, -1):
             self.phase_peaks[phase] = self.current
@@ -232,11 +239,17 @@ class MemoryTracker(TorchDispatchMode):
         self._peak_dynamic = self._dynamic_tags()
         self.peak_where = {"op": "baseline", "phase": self.phase, "op_index": 0}
         self.active = True
+        self._phase_t0 = time.perf_counter()
         return super().__enter__()
 
     def __exit__(self, *exc):
         r = super().__exit__(*exc)
         self.active = False
+        self.end_bytes = self.current
+        if self._phase_t0 is not None:
+            now = time.perf_counter()
+            self.phase_seconds[self.phase] = self.phase_seconds.get(self.phase, 0.0) + now - self._phase_t0
+            self._phase_t0 = None
         return r
 
     # ------------------------------------------------------------------ results
@@ -270,9 +283,10 @@ class MemoryTracker(TorchDispatchMode):
             "peak_where": dict(self.peak_where),
             "phase_peaks_bytes": dict(self.phase_peaks),
             "baseline_bytes": self.baseline,
-            "end_bytes": self.current,
+            "end_bytes": self.end_bytes if self.end_bytes is not None else self.current,
             "top_activations_at_peak": top,
             "attention_ops_seen": sorted(self.attention_ops),
             "n_ops": self.op_index,
             "n_late_registered": self.n_late,
+            "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
         }
