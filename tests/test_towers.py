@@ -10,7 +10,6 @@ derived by hand from the published preprocessing rules; each derivation is writt
 from __future__ import annotations
 
 import json
-import math
 from itertools import pairwise
 from pathlib import Path
 
@@ -480,16 +479,51 @@ def test_clip_tower_activation_by_hand() -> None:
     h, i, a, s, layers = 1024, 4096, 16, 577, 24
     # Inference, SDPA: max(attention phase 6h, MLP phase 2h + 2i) per position, bf16.
     assert tower_activation_bytes(clip, s, 1, 2, "sdpa", False) == max(6 * h, 2 * h + 2 * i) * s * 2
-    # Eager adds the scores and their softmax, 2·a·S per position, to the attention phase.
-    assert (
-        tower_activation_bytes(clip, s, 1, 2, "eager", False)
-        == max((6 * h + 2 * a * s) * s, (2 * h + 2 * i) * s) * 2
+    # Eager adds a·S scores per position held as an fp32 softmax plus its bf16 cast (4 + 2 bytes).
+    assert tower_activation_bytes(clip, s, 1, 2, "eager", False) == max(
+        6 * h * s * 2 + a * s * s * 6, (2 * h + 2 * i) * s * 2
     )
-    # Training, no checkpointing, SDPA: (8h + 2i) per position per layer + a 4-byte log-sum-exp per head.
-    per_layer = (8 * h + 2 * i) * s * 2 + 4 * a * s
+    # Training, no checkpointing, SDPA: 8h + 3i per position per layer (quick_gelu keeps fc1 out, the sigmoid and
+    # the product) + a 4-byte log-sum-exp per head.
+    per_layer = (8 * h + 3 * i) * s * 2 + 4 * a * s
     assert tower_activation_bytes(clip, s, 1, 2, "sdpa", True, "none") == layers * per_layer
     # Full checkpointing: each layer's input (h) + one layer's activations during its recompute.
     assert tower_activation_bytes(clip, s, 1, 2, "sdpa", True, "full") == layers * h * s * 2 + per_layer
+
+
+# Bytes autograd saves for backward per encoder layer, measured once with torch.autograd.graph.saved_tensors_hooks
+# around transformers 5.24 towers built from the catalog configs (bf16, CPU, 1 image; the difference between 2-
+# and 1-layer towers, parameters excluded). Independent of this code.
+MEASURED_SAVED_PER_LAYER = [
+    # id, tower, positions, attention, measured bytes, allowed relative error
+    ("llava-1.5-7b", "vision", 577, "sdpa", 23_675_464, 0.001),
+    ("llava-1.5-7b", "vision", 577, "eager", 55_599_720, 0.001),
+    ("siglip-so400m-patch14-384", "vision", 729, "sdpa", 26_039_880, 0.001),
+    ("siglip-so400m-patch14-384", "vision", 729, "eager", 77_011_560, 0.001),
+    ("pixtral-12b", "vision", 1024, "sdpa", 58_793_984, 0.001),  # 512×512 image
+    ("pixtral-12b", "vision", 1024, "eager", 159_391_744, 0.001),
+    ("whisper-small", "audio", 1500, "sdpa", 39_252_000, 0.07),
+    ("whisper-small", "audio", 1500, "eager", 90_876_000, 0.001),
+    ("qwen2.5-vl-7b", "vision", 1024, "sdpa", 67_411_968, 0.15),  # 448×448, full-attention block
+    ("qwen2.5-vl-7b", "vision", 1024, "eager", 165_388_288, 0.05),
+]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "tower", "positions", "attention", "measured", "tolerance"),
+    MEASURED_SAVED_PER_LAYER,
+    ids=[f"{m[0]}-{m[3]}" for m in MEASURED_SAVED_PER_LAYER],
+)
+def test_training_activations_match_measured_saved_tensors(
+    model_id: str, tower: str, positions: int, attention: str, measured: int, tolerance: float
+) -> None:
+    t = spec(model_id).tower(tower)
+    assert t is not None
+    one_layer = t.model_copy(
+        update={"layers": 1, "attention": "full", "window": None, "full_attention_layers": 0}
+    )
+    predicted = tower_activation_bytes(one_layer, positions, 1, 2, attention, True, "none")
+    assert abs(predicted - measured) <= tolerance * measured
 
 
 def test_activation_orderings() -> None:
@@ -527,9 +561,9 @@ def test_windowed_attention_is_cheaper_than_full_in_eager() -> None:
     assert tower_activation_bytes(t, positions, 1, 2, "eager", True) < tower_activation_bytes(
         full, positions, 1, 2, "eager", True
     )
-    # Exactly: 28 windowed layers keep a·s·64 softmax elements instead of a·s·s.
+    # Exactly: 28 windowed layers keep a·s·64 softmax elements instead of a·s·s, 6 bytes each (fp32 + bf16).
     a = t.heads
-    saved = 28 * a * positions * (positions - 64) * 2
+    saved = 28 * a * positions * (positions - 64) * 6
     assert (
         tower_activation_bytes(full, positions, 1, 2, "eager", True)
         - tower_activation_bytes(t, positions, 1, 2, "eager", True)
@@ -543,4 +577,4 @@ def test_attention_span_shrinks_the_eager_term() -> None:
     whole = tower_activation_bytes(clip, 5 * 577, 1, 2, "eager", True)
     per_view = tower_activation_bytes(clip, 5 * 577, 1, 2, "eager", True, span=577)
     assert per_view < whole
-    assert math.isclose(whole - per_view, 24 * clip.heads * 5 * 577 * (5 * 577 - 577) * 2)
+    assert whole - per_view == 24 * clip.heads * 5 * 577 * (5 * 577 - 577) * 6

@@ -63,7 +63,14 @@ class Tower(BaseModel):
     heads: int
     intermediate: int
     gated_mlp: bool = False
+    unfused_act: bool = Field(
+        default=False, description="quick_gelu written as x·sigmoid(1.702x): one more i-wide tensor saved."
+    )
     norm: Literal["layer", "rms"] = "layer"
+    softmax_fp32: bool = Field(
+        default=True,
+        description="Eager attention takes softmax in fp32 and casts back (False: in the dtype).",
+    )
     patch_size: int | None = None
     image_size: int | None = None
     temporal_patch_size: int = 1
@@ -473,7 +480,8 @@ def _vit_tower(name: str, kind: TowerKind, arch: str, params: int, v: dict[str, 
 
 
 def _clip_tower(v: dict[str, Any], name: str = "vision") -> Tower:
-    return _vit_tower(name, "vision", "clip_vit", clip_vision_params(v), v)
+    act = str(v.get("hidden_act", "quick_gelu"))  # CLIPVisionConfig default hidden_act
+    return _vit_tower(name, "vision", "clip_vit", clip_vision_params(v), v, unfused_act=act == "quick_gelu")
 
 
 def _siglip_tower(v: dict[str, Any], use_head: bool | None = None, arch: str = "siglip_vit") -> Tower:
@@ -604,6 +612,7 @@ def _split_qwen_vl(cfg: dict[str, Any]) -> MultimodalSpec:
             patch_size=_int(v, "patch_size"),
             temporal_patch_size=_int(v, "temporal_patch_size"),
             merge=merge,
+            unfused_act=str(v.get("hidden_act", "quick_gelu")) == "quick_gelu",  # Qwen2VLVisionConfig default
         )
         projector = qwen_merger_params(h, merge, _int(v, "hidden_size"), "layer")
     else:
@@ -666,6 +675,7 @@ def _qwen_audio_tower(a: dict[str, Any], omni: bool) -> Tower:
         name="audio",
         kind="audio",
         arch="whisper_encoder",
+        softmax_fp32=False,
         params=whisper_encoder_params(a),
         layers=_int(a, "encoder_layers"),
         hidden=_int(a, "d_model"),
@@ -946,6 +956,7 @@ def _split_internvl_chat(cfg: dict[str, Any]) -> MultimodalSpec:
         intern_vit_params(v),
         v,
         norm="rms" if str(v.get("norm_type", "rms_norm")).startswith("rms") else "layer",
+        softmax_fp32=False,  # InternAttention._naive_attn: attn.softmax(dim=-1)
     )
     r = float(cfg.get("downsample_ratio", 0.5))
     inner = tower.hidden * round(1 / r) ** 2
@@ -968,7 +979,7 @@ def _split_internvl_hf(cfg: dict[str, Any]) -> MultimodalSpec:
         v["image_size"] = v["image_size"][0]
     if isinstance(v.get("patch_size"), list):
         v["patch_size"] = v["patch_size"][0]
-    tower = _vit_tower("vision", "vision", "intern_vit", intern_vit_params(v), v)
+    tower = _vit_tower("vision", "vision", "intern_vit", intern_vit_params(v), v, softmax_fp32=False)
     r = float(cfg.get("downsample_ratio", 0.5))
     inner = tower.hidden * round(1 / r) ** 2
     projector = _ln(inner) + _linear(inner, lm.hidden_size) + _linear(lm.hidden_size, lm.hidden_size)
@@ -1248,6 +1259,7 @@ def _split_vision_encoder_decoder(cfg: dict[str, Any]) -> MultimodalSpec:
         name="vision",
         kind="vision",
         arch="donut_swin",
+        softmax_fp32=False,
         params=donut_swin_params(e),
         layers=sum(depths),
         hidden=c * 2 ** (len(depths) - 1),
@@ -1303,6 +1315,7 @@ def _split_florence2(cfg: dict[str, Any]) -> MultimodalSpec:
         name="vision",
         kind="vision",
         arch="davit",
+        softmax_fp32=False,
         params=davit_params(v),
         layers=2 * sum(depths),
         hidden=dims[-1],
@@ -1468,7 +1481,9 @@ def _split_llama4(cfg: dict[str, Any]) -> MultimodalSpec:
             "336 px) is counted; it is loaded with the weights (Llama4ForConditionalGeneration, vLLM)"
         )
     merge = round(1 / float(v["pixel_shuffle_ratio"]))
-    tower = _vit_tower("vision", "vision", "llama4_vit", llama4_vision_params(v), v, merge=merge)
+    tower = _vit_tower(
+        "vision", "vision", "llama4_vit", llama4_vision_params(v), v, merge=merge, softmax_fp32=False
+    )
     # Llama4MultiModalProjector: linear_1 Linear(vision_output_dim, text hidden), bias per config
     projector = _linear(_int(v, "vision_output_dim"), lm.hidden_size, bool(v["multi_modal_projector_bias"]))
     return MultimodalSpec(
@@ -1489,6 +1504,7 @@ def _split_video_llama(cfg: dict[str, Any]) -> MultimodalSpec:
         name="vision",
         kind="vision",
         arch="eva_vit_g",
+        softmax_fp32=False,
         params=eva_vit_g_params(img=img),
         layers=39,
         hidden=1408,
@@ -1505,6 +1521,7 @@ def _split_video_llama(cfg: dict[str, Any]) -> MultimodalSpec:
                 name="audio",
                 kind="audio",
                 arch="imagebind_audio",
+                softmax_fp32=False,
                 params=85_000_000,
                 layers=12,
                 hidden=768,
@@ -2594,59 +2611,70 @@ def tower_activation_bytes(
 
     ``span`` is the longest single attention sequence (``MediaTokens.attention_span[tower.name]``, default
     ``positions``); it sizes eager attention's score matrices. Windowed layers use their window instead.
-    Per position, in elements (h = hidden, i = MLP width, a = heads, S = span or window):
+    Per position (h = hidden, i = MLP width, a = heads, S = span or window, b = dtype bytes):
 
     * inference — the transient peak of one layer forward: the larger of the attention phase (residual h +
-      norm output h + q, k, v 3h + attention output h = 6h; eager adds the scores and their softmax, 2·a·S)
-      and the MLP phase (residual h + norm output h + gated: gate, up, act(gate) 3i / plain: fc1 out, act 2i).
-      FlashAttention and SDPA's fused kernels never materialise the a·S scores.
-    * training — formulas.md §C.3 for a pre-norm block without dropout: 2 norm inputs 2h, attention input h,
-      q/k/v 3h, attention output h, MLP input h = 8h, plus the MLP (gated 4i: gate, up, act(gate), product;
-      plain 2i: fc1 out, act out) and any ``extra_saved_per_layer``; eager keeps the softmax a·S for backward
-      (§C.1's 5as/h term without dropout), flash/SDPA keep a 4-byte log-sum-exp per head instead (§C.2).
-      All layers are kept (``none``); ``selective`` recomputes the attention core (no a·S term); ``full`` keeps
-      each layer's input h and one layer's activations during its recompute (§C.4).
+      norm output h + q, k, v 3h + attention output h = 6h elements) and the MLP phase (residual h + norm
+      output h + gated: gate, up, act(gate) 3i / plain: fc1 out, act out 2i). Eager attention adds the a·S
+      scores: most towers' eager_attention_forward takes an fp32 softmax and casts it back (4 + b bytes per
+      score coexist; ``softmax_fp32`` False: scores and softmax in the dtype, 2b). FlashAttention and SDPA's
+      fused kernels never materialise them.
+    * training — formulas.md §C.3 for a pre-norm block without dropout: 2 norm inputs, attention input, q, k, v,
+      attention output, MLP input = 8h elements, plus the MLP's i-wide tensors (gated 4: gate, up, act(gate),
+      product; fused GELU 2: fc1 out, act out; quick_gelu 3: x·sigmoid(1.702x) keeps the sigmoid too) and any
+      ``extra_saved_per_layer``. RMSNorm as transformers writes it keeps an fp32 copy of its input (+4h bytes
+      per norm). Eager keeps the fp32 softmax and its cast copy ((4 + b)·a·S bytes, or b·a·S when the softmax
+      runs in the dtype; §C.1's as²b terms without dropout); flash/SDPA keep a 4-byte log-sum-exp per head instead (§C.2). ``none`` keeps every layer;
+      ``selective`` recomputes the attention core (no a·S term); ``full`` keeps each layer's input (h) and one
+      layer's activations while it is recomputed (§C.4).
 
-    Eager scores are counted for all positions at once (a·s·S), as for towers that batch their images; towers
-    that loop over images one at a time (Qwen2-VL's non-flash path) peak lower.
+    Checked against the tensors autograd saves per layer (transformers 5.24, bf16, CPU): CLIP-L/14, SigLIP-so400m
+    and Pixtral match to 0.02 % with SDPA and eager; the Whisper encoder keeps 6 % more, the Qwen2.5-VL ViT 3–12 %
+    more (its non-flash path copies q/k/v per window). Eager scores are counted for all positions at once (a·s·S), as for towers that batch their images;
+    towers that loop over images one at a time peak lower at inference.
     """
     if positions <= 0 or batch <= 0:
         return 0
     b = dtype_bytes
+    # eager: an fp32 softmax plus its cast to the activation dtype (CLIP, SigLIP, Qwen, ...) or a softmax in the
+    # dtype (Whisper, Swin, DaViT, InternViT, Llama 4: nn.functional.softmax(attn_weights, dim=-1))
+    if tower.softmax_fp32:
+        score_bytes = 4 + b if b < 4 else 4
+    else:
+        score_bytes = b if training else 2 * b
     span = min(span or positions, positions)
     kept, peak, inputs = 0, 0, 0
     for st in _stages(tower):
         s = max(1, positions // st.position_divisor)
         s_span = min(max(1, span // st.position_divisor), s)
         h, i, a = st.hidden, st.intermediate, st.heads
-        # Windowed towers: all layers attend within `window` positions except `full_attention_layers`.
-        n_full = (
-            st.layers
-            if not st.window
-            else (0 if tower.stages else min(tower.full_attention_layers, st.layers))
-        )
+        # Windowed towers: every layer attends within `window` positions except `full_attention_layers`.
+        if not st.window:
+            n_full = st.layers
+        else:
+            n_full = 0 if tower.stages else min(tower.full_attention_layers, st.layers)
         n_win = st.layers - n_full
         s_win = min(st.window or s_span, s_span)
         eager = attention == "eager"
-        scores_full = a * s * s_span if eager else 0  # elements of one layer's attention probabilities
-        scores_win = a * s * s_win if eager else 0
+        scores_full = a * s * s_span if eager and n_full else 0  # one layer's attention probabilities
+        scores_win = a * s * s_win if eager and n_win else 0
         if not training:
-            attn_phase = 6 * h * s + 2 * (scores_full if n_full else scores_win)
-            mlp_phase = (2 * h + (3 * i if tower.gated_mlp else 2 * i)) * s
-            peak = max(peak, max(attn_phase, mlp_phase) * b)
+            attn_phase = 6 * h * s * b + max(scores_full, scores_win) * score_bytes
+            mlp_phase = (2 * h + (3 * i if tower.gated_mlp else 2 * i)) * s * b
+            peak = max(peak, attn_phase, mlp_phase)
             continue
-        per_layer = (8 * h + (4 * i if tower.gated_mlp else 2 * i) + tower.extra_saved_per_layer) * s * b
+        mlp_saved = 4 if tower.gated_mlp else (3 if tower.unfused_act else 2)
+        per_layer = (8 * h + mlp_saved * i + tower.extra_saved_per_layer) * s * b
+        if tower.norm == "rms":
+            per_layer += 2 * 4 * h * s  # the fp32 input copy of each of the 2 RMSNorms
         lse = 0 if eager else 4 * a * s  # fp32 log-sum-exp per head and position (flash / SDPA backward)
-        saved_scores = n_full * scores_full * b + n_win * scores_win * b
         if checkpointing == "none":
-            kept += st.layers * (per_layer + lse) + saved_scores
+            kept += st.layers * (per_layer + lse) + (n_full * scores_full + n_win * scores_win) * score_bytes
         elif checkpointing == "selective":
             kept += st.layers * (per_layer + lse)
         else:
             inputs += st.layers * h * s * b
-            peak = max(
-                peak, per_layer + lse + max(scores_full if n_full else 0, scores_win if n_win else 0) * b
-            )
+            peak = max(peak, per_layer + lse + max(scores_full, scores_win) * score_bytes)
     if not training:
         return peak * batch
     if checkpointing == "full":
