@@ -386,6 +386,29 @@ def test_model_search_by_name_family_and_size(app: Session):
     page.fill("[data-testid=model-search]", "")
 
 
+def test_share_link_encoding_round_trip(app: Session):
+    """Links are compact (only changed fields), versioned, and compressed when a config.json is inside."""
+    page = app.page
+    from vram_insight.catalog import load_catalog
+
+    cfg = dict(load_catalog().model("qwen2.5-7b").config)
+    out = page.evaluate(
+        """async (cfg) => {
+            const f = await import('./app/fields.js');
+            const sh = await import('./app/share.js');
+            const plain = await sh.encodeState({...f.DEFAULTS, seq_len: 8192});
+            const big = await sh.encodeState({...f.DEFAULTS, mode: 'finetune', config: cfg});
+            const back = await sh.decodeFragment(big);
+            return {plain, bigPrefix: big.slice(0, 4), bigLen: big.length, back, cfgLen: JSON.stringify(cfg).length};
+        }""",
+        cfg,
+    )
+    assert out["plain"] == "v1." + base64.urlsafe_b64encode(b'{"seq_len":8192}').decode().rstrip("=")
+    assert out["bigPrefix"] == "v1z."
+    assert out["bigLen"] < out["cfgLen"]
+    assert out["back"] == req(mode="finetune", config=cfg)
+
+
 def test_presets_cover_all_modes_and_compute(app: Session, web_api):
     page = app.page
     reset(app)

@@ -22,9 +22,30 @@ function b64urlDecode(text) {
   return out;
 }
 
+const MAX_DECODED = 2 * 1024 * 1024; // a state with a pasted config.json is well under this
+
+/** Run bytes through a (de)compression stream, refusing output larger than MAX_DECODED (zip bombs). */
 async function pipe(bytes, stream) {
-  const res = new Response(new Blob([bytes]).stream().pipeThrough(stream));
-  return new Uint8Array(await res.arrayBuffer());
+  const reader = new Blob([bytes]).stream().pipeThrough(stream).getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_DECODED) {
+      await reader.cancel();
+      throw new Error("link content too large");
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
 }
 
 export async function encodeState(request) {
