@@ -17,7 +17,7 @@ from .catalog import CatalogError, ModelEntry, load_catalog
 from .kv import kv_bytes_per_token_full, kv_cache_bytes, largest_layer_kv_bytes
 from .lora import LoraTargetError, lora_plan
 from .params import count_params, layer_params, linear_shapes
-from .quant import HF_FORMATS, is_gguf, normalise_format, weight_bytes
+from .quant import HF_FORMATS, is_gguf, kv_dtype_bits, normalise_format, weight_bytes
 from .schemas import EstimateRequest, EstimateResult, ModelInfo, Params
 from .training import (
     OPTIMIZERS,
@@ -348,7 +348,8 @@ def inference(
         )
     else:
         # transformers generate(): prefill the prompt, then decode with a DynamicCache.
-        kv_prompt = _kv_per_gpu(a, kv_cache_bytes(a, batch, prompt, kv_dtype), tp, pp)
+        kv_delta = extra.get("kv_delta", 0) if extra else 0
+        kv_prompt = _kv_per_gpu(a, kv_cache_bytes(a, batch, prompt, kv_dtype), tp, pp) + kv_delta
         prefill_act = _inference_forward_bytes(a, batch, prompt, prompt, act_bytes, req.attention)
         prefill_act = prefill_act // tp if tp > 1 else prefill_act
         if req.logits_all_tokens:
@@ -367,7 +368,7 @@ def inference(
             )
         )
         if req.gen_len:
-            kv_full = _kv_per_gpu(a, kv_cache_bytes(a, batch, seq, kv_dtype), tp, pp)
+            kv_full = _kv_per_gpu(a, kv_cache_bytes(a, batch, seq, kv_dtype), tp, pp) + kv_delta
             cat_copy = (
                 largest_layer_kv_bytes(a, batch, seq, kv_dtype) if kv_dtype in ("bf16", "fp16", "fp32") else 0
             )
@@ -799,9 +800,12 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
         raise EstimateError("this model has no vision or audio tower: use the text modes", "model")
     from .towers import media_tokens, tower_activation_bytes
 
-    tokens = media_tokens(
-        model.config, req.images, req.image_width, req.image_height, req.video_frames, req.audio_seconds
-    )
+    try:
+        tokens = media_tokens(
+            model.config, req.images, req.image_width, req.image_height, req.video_frames, req.audio_seconds
+        )
+    except ConfigError as exc:
+        raise EstimateError(str(exc), "image_width") from None
     training_task = req.task != "inference"
     tower_weight_fmt_bytes = 2 if req.precision != "fp32" else 4
     tower_params = sum(t.params for t in mm.towers) + mm.projector_params + sum(mm.other_params.values())
@@ -817,13 +821,20 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
                 req.attention,
                 training_task and req.train_vision_tower,
                 req.grad_checkpointing,
+                span=tokens.attention_span.get(tower.name),
             )
     extra = {
         "weights": tower_params * tower_weight_fmt_bytes,
         "tokens": tokens.llm_tokens,
         "encoder_activations": enc_act,
         "params": tower_params,
+        "kv_delta": _cross_attention_kv_delta(
+            model.arch, mm.cross_attention, tokens.cross_attention_positions, req
+        ),
     }
+    max_pos = model.arch.max_position_embeddings
+    if mm.cross_attention == "every_layer" and max_pos and req.seq_len > max_pos:
+        raise EstimateError(f"this decoder handles at most {max_pos} tokens per sequence", "seq_len")
     if req.task == "inference":
         result = inference(req.model_copy(update={"mode": "multimodal"}), model, extra)
     else:
@@ -840,6 +851,28 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
         "projector": mm.projector_params
     }
     return result
+
+
+def _cross_attention_kv_delta(a: ArchSpec, mode: str, positions: int, req: EstimateRequest) -> int:
+    """KV bytes of cross-attention over encoder states, relative to a plain self-attention cache.
+
+    'interleaved' (Llama-3.2-Vision): the cross-attention layers cache K/V of the vision states, not of the
+    text (modeling_mllama.py MllamaTextCrossAttention). 'every_layer' (Whisper, Nougat, Florence-2): each decoder
+    layer also caches cross-attention K/V over the encoder states (EncoderDecoderCache).
+    """
+    if mode == "none" or not positions:
+        return 0
+    bits = kv_dtype_bits(req.kv_cache_dtype)
+    per_layer_token = 2 * a.num_kv_heads * a.head_dim
+    cross_layers = [layer for layer in a.layers if layer.cross_attention]
+    seq = req.seq_len
+    if mode == "interleaved":
+        delta_tokens = positions - seq
+        count = len(cross_layers)
+    else:
+        delta_tokens = positions
+        count = a.num_layers
+    return int(per_layer_token * count * delta_tokens * bits * req.batch_size / 8) // req.tp
 
 
 def _towers_as_text_model(model: ResolvedModel) -> dict[str, int] | None:
