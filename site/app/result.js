@@ -3,6 +3,7 @@
 import { append, clear, h, s } from "./dom.js";
 import { fmtInt, fmtNum, fmtParams, fmtPct, fmtUsd, GB, gb, gib } from "./format.js";
 import { has, t } from "./i18n.js";
+import { diffFromDefaults, FIELD_BY_KEY } from "./fields.js";
 
 export const PALETTE = 10;
 
@@ -232,6 +233,27 @@ function recsBlock(report) {
   );
 }
 
+/** The inputs behind this result, for print / PDF (hidden on screen, where the form shows them). */
+function inputsBlock(request, report) {
+  const diff = diffFromDefaults(request);
+  const items = [
+    [t("f.model"), report.estimate.model.name],
+    [t("f.gpu"), report.fit ? `${request.gpus > 1 ? `${request.gpus}× ` : ""}${report.fit.gpu_name}` : "—"],
+  ];
+  for (const [k, v] of Object.entries(diff)) {
+    if (k === "mode" || k === "model" || k === "gpu" || k === "gpus" || k === "config") continue;
+    const f = FIELD_BY_KEY[k];
+    const label = has(`o.${k}.${v}`) ? t(`o.${k}.${v}`) : String(v);
+    items.push([f ? t(`f.${k}`) : k, label]);
+  }
+  return h(
+    "section.print-only",
+    { testid: "print-inputs" },
+    h("h3", { text: t("r.inputs") }),
+    h("dl.kvs", items.map(([k, v]) => kv(k, v))),
+  );
+}
+
 /**
  * Render a report into `root`. status: "prerendered" | "live" | "pending" | "invalid" | "stale".
  */
@@ -285,6 +307,7 @@ export function renderResult(root, report, request, status) {
     ),
     h("div.subgrid", inverseBlock(report), throughputBlock(report)),
     recsBlock(report),
+    inputsBlock(request, report),
   ]);
   root.dataset.status = status;
 }
