@@ -57,8 +57,14 @@ export const DEFAULTS = Object.freeze({
 });
 
 // Weight formats offered when the catalog does not list its own (catalog.weight_formats).
-export const WEIGHT_FORMATS = ["fp32", "bf16", "fp16", "fp8", "int8", "nf4", "int4", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"];
-export const KV_DTYPES = ["bf16", "fp16", "fp8", "q8_0", "q4_0"];
+// (The engine's accepted lists, as its validation messages give them.)
+export const WEIGHT_FORMATS = [
+  "bf16", "fp16", "fp32", "fp8", "mxfp4", "int8", "int4", "nf4", "nf4-nodq",
+  "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_1", "q5_0", "q4_k_m", "q4_k_s", "q4_1", "q4_0", "iq4_xs", "iq4_nl",
+  "q3_k_l", "q3_k_m", "q3_k_s", "iq3_m", "iq3_s", "iq3_xs", "iq3_xxs", "q2_k", "iq2_m", "iq2_s", "iq2_xs", "iq2_xxs",
+  "iq1_m", "iq1_s",
+];
+export const KV_DTYPES = ["bf16", "fp16", "fp32", "fp8", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"];
 
 /** The workload a request really runs: multimodal mode runs its `task`. */
 export const workload = (s) => (s.mode === "multimodal" ? s.task : s.mode === "grpo" ? "grpo" : s.mode);

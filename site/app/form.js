@@ -7,7 +7,12 @@ import { has, t } from "./i18n.js";
 
 export const CONFIG_MAX_BYTES = 256 * 1024;
 
-const optLabel = (key, v) => (has(`o.${key}.${v}`) ? t(`o.${key}.${v}`) : String(v));
+function optLabel(key, v) {
+  if (has(`o.${key}.${v}`)) return t(`o.${key}.${v}`);
+  // llama.cpp GGUF types: q4_k_m -> "GGUF Q4_K_M"
+  if ((key === "weights" || key === "kv_cache_dtype") && /^i?q\d/.test(String(v))) return `GGUF ${String(v).toUpperCase()}`;
+  return String(v);
+}
 
 function sizeTag(m) {
   if (!m.params_total) return "";

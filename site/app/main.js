@@ -34,6 +34,7 @@ const app = {
   historyReadOnly: false,
   selected: new Set(),
   seq: 0,
+  version: 0,
   fromLink: false,
   perf: { boot: null, last: null, count: 0, version: null },
 };
@@ -146,6 +147,7 @@ function renderAll() {
 // ------------------------------------------------------------------------------------------------ state
 function setField(key, value) {
   const s = app.state;
+  app.fromLink = false; // the user edits: an engine rejection is now about their input, not the link
   s[key] = value;
   if (key === "model") {
     s.config = null;
@@ -191,6 +193,7 @@ function ensureModelMatchesMode() {
 function setMode(mode) {
   if (!MODES.includes(mode) || mode === app.state.mode) return;
   app.state.mode = mode;
+  app.fromLink = false;
   ensureModelMatchesMode();
   app.errors = {};
   renderTabs();
@@ -200,6 +203,7 @@ function setMode(mode) {
 
 function loadRequest(req, { render = true } = {}) {
   app.state = { ...DEFAULTS, ...req };
+  app.fromLink = false; // applyFragment sets it again for a link
   if (app.state.config) app.ui.configSummary = String(app.state.config.model_type ?? "");
   else if (app.state.model) app.ui.lastModel[isMm(app.state.model) ? "multimodal" : "text"] = app.state.model;
   app.errors = {};
@@ -222,6 +226,7 @@ function applyPreset(id) {
 const debouncedRecalc = debounce(() => recalc(), RECALC_MS);
 
 function scheduleRecalc(immediate = false) {
+  app.version += 1; // inputs changed: any answer still in flight is for older inputs
   if (app.report) setStatus(app.engineState === "ready" ? "pending" : "waiting");
   else renderCurrent();
   if (immediate) debouncedRecalc.flush();
@@ -235,10 +240,12 @@ async function recalc() {
   }
   const req = toRequest(app.state);
   const seq = ++app.seq;
+  const version = app.version;
   const t0 = performance.now();
   try {
     const report = await app.engine.call("report", req);
-    if (seq !== app.seq) return;
+    // Stale: a newer call was made, or the inputs changed since (a debounced call for them is pending).
+    if (seq !== app.seq || version !== app.version) return;
     app.perf.last = performance.now() - t0;
     app.perf.count += 1;
     app.report = report;
@@ -251,7 +258,7 @@ async function recalc() {
     renderEngineStatus();
     scheduleHistorySave(req, report);
   } catch (err) {
-    if (seq !== app.seq) return;
+    if (seq !== app.seq || version !== app.version) return;
     app.perf.last = performance.now() - t0;
     renderEngineStatus();
     const msg = firstLine(err && err.message);

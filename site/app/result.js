@@ -199,11 +199,17 @@ function recsBlock(report) {
       h(
         "tr",
         { dataset: { gpu: r.gpu } },
-        h("th", { scope: "row" }, h("span", { text: r.count > 1 ? `${r.count}× ${r.gpu_name}` : r.gpu_name }), h("div.muted.small", { text: r.strategy })),
+        h(
+          "th",
+          { scope: "row" },
+          h("span", { text: r.count > 1 ? `${r.count}× ${r.gpu_name}` : r.gpu_name }),
+          h("div.muted.small", { text: [r.strategy, r.reason].filter(Boolean).join(" · ") }),
+        ),
         h("td.num", { text: `${gb(r.per_device_bytes)} / ${gb(r.capacity_bytes)}` }),
         h("td.num", { text: fmtPct(r.headroom_fraction, 0) }),
-        h("td.num", { text: r.launch_price_usd ? fmtUsd(r.launch_price_usd * r.count) : "—" }),
-        h("td.num", { text: r.cloud_usd_per_hour ? fmtUsd(r.cloud_usd_per_hour * r.count, 2) : "—" }),
+        // Both prices are for the whole configuration (all `count` cards), as the engine reports them.
+        h("td.num", { text: r.launch_price_usd ? fmtUsd(r.launch_price_usd) : "—" }),
+        h("td.num", { text: r.cloud_usd_per_hour ? fmtUsd(r.cloud_usd_per_hour, 2) : "—" }),
       ),
     );
   }
