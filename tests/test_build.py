@@ -154,6 +154,24 @@ def test_repack_stored_keeps_contents(tmp_path: Path) -> None:
 
 
 # --- sha256 verification ---------------------------------------------------------------------------------------
+def test_trim_stdlib(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    keep = ["json/__init__.py", "encodings/utf_8.py", "encodings/cp437.py", "typing.py", "email/__init__.py"]
+    drop = ["unittest/case.py", "pdb.py", "encodings/cp1251.py", "encodings/big5.py", "xml/dom/minidom.py"]
+    with zipfile.ZipFile(buf, "w") as zf:
+        for n in keep + drop:
+            zf.writestr(n, "x = 1\n")
+    data, removed = build.trim_stdlib(buf.getvalue())
+    assert removed == len(drop)
+    assert sorted(zipfile.ZipFile(io.BytesIO(data)).namelist()) == sorted(keep)
+
+
+def test_first_difference() -> None:
+    assert build.first_difference({"a": [1, 2.0]}, {"a": [1, 2]}) is None  # one JSON number type
+    assert build.first_difference({"a": [1, 2]}, {"a": [1, 3]}) == "/a/1: 2 != 3"
+    assert "only on one side" in build.first_difference({"a": 1}, {"b": 1})
+
+
 def test_verify_sha256_mismatch_message(tmp_path: Path) -> None:
     f = tmp_path / "pydantic-2.14.4-py3-none-any.whl"
     f.write_bytes(b"tampered")
@@ -233,6 +251,22 @@ def test_precache_paths() -> None:
     ):
         assert never not in pre
     assert len(pre) == len(set(pre))
+    files = [*FILES, "vendor/pyscript-0.7.31/core.js", "vendor/micropython-1.28.0-6/micropython.wasm"]
+    assert "vendor/pyscript-0.7.31/core.js" in build.precache_paths(files)
+    skipped = build.precache_paths(files, ["vendor/pyscript-0.7.31", "vendor/micropython-1.28.0-6/"])
+    assert not any("pyscript" in p or "micropython" in p for p in skipped)
+    assert "vendor/pyodide-314.0.7/pyodide.asm.wasm" in skipped
+
+
+def test_unused_vendor_dirs(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "index.html").write_text('<script type="module" src="app/main.js"></script>')
+    (tmp_path / "app" / "main.js").write_text("export {};")
+    assert build.unused_vendor_dirs(tmp_path) == [build.PYSCRIPT_DIR, build.MICROPYTHON_DIR]
+    (tmp_path / "index.html").write_text(
+        f'<script type="module" src="{build.PYSCRIPT_DIR}/core.js"></script>'
+    )
+    assert build.unused_vendor_dirs(tmp_path) == [build.MICROPYTHON_DIR]
 
 
 def test_cache_version_tracks_content() -> None:
