@@ -138,6 +138,29 @@ ARCHS: dict[str, dict] = {
             "pad_token_id": 32000,
         },
     },
+    # Qwen2.5-VL-3B: multimodal (ViT 1280-d with window attention + 2x2 patch merger, M-RoPE text model).
+    # Text layers 36 -> 2 and vision depth 32 -> 4 (full-attention block kept last, as in 7/15/23/31).
+    "qwen2.5-vl-3b": {
+        "real_layers": 36,
+        "real_vision_depth": 32,
+        "multimodal": True,
+        "config": {
+            "model_type": "qwen2_5_vl", "hidden_size": 2048, "intermediate_size": 11008,
+            "num_attention_heads": 16, "num_key_value_heads": 2, "num_hidden_layers": 2,
+            "vocab_size": 151936, "tie_word_embeddings": True, "rms_norm_eps": 1e-06,
+            "rope_theta": 1000000.0, "max_position_embeddings": 128000, "hidden_act": "silu",
+            "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
+            "bos_token_id": 151643, "eos_token_id": 151645, "vision_start_token_id": 151652,
+            "vision_end_token_id": 151653, "vision_token_id": 151654, "image_token_id": 151655,
+            "video_token_id": 151656,
+            "vision_config": {
+                "depth": 4, "hidden_act": "silu", "hidden_size": 1280, "intermediate_size": 3420,
+                "num_heads": 16, "in_chans": 3, "out_hidden_size": 2048, "patch_size": 14,
+                "spatial_merge_size": 2, "window_size": 112, "fullatt_block_indexes": [3],
+                "tokens_per_second": 2, "temporal_patch_size": 2,
+            },
+        },
+    },
 }
 
 LORA_TARGETS = {
@@ -170,6 +193,19 @@ def inference(arch, attn, B, S, G=8, experts_impl=None):
     sc = _scenario(mode="inference", dtype="bf16", batch=B, prompt_len=S, gen_len=G, seq_len=S + G, attn_impl=attn)
     if experts_impl:
         sc["experts_impl"] = experts_impl
+    return {"id": cid, "arch": arch, "scenario": sc}
+
+
+def inference_mm(arch, attn, image_px, text_tokens=40, G=8):
+    """One image of image_px x image_px pixels (grid of 14-px patches, merged 2x2) + text tokens."""
+    grid = image_px // 14
+    n_img = (grid // 2) * (grid // 2)
+    S = text_tokens + 2 + n_img  # text + <vision_start> + image pads + <vision_end>
+    cid = f"infer-mm/{arch}/{attn}/bf16/B1-img{image_px}-T{text_tokens}-G{G}"
+    sc = _scenario(mode="inference", dtype="bf16", batch=1, prompt_len=S, gen_len=G, seq_len=S + G, attn_impl=attn)
+    sc["image"] = {"count": 1, "height": image_px, "width": image_px, "grid_thw": [1, grid, grid],
+                   "vit_patches": grid * grid, "image_tokens": n_img, "text_tokens": text_tokens,
+                   "pixel_values_dtype": "bf16"}
     return {"id": cid, "arch": arch, "scenario": sc}
 
 
@@ -215,7 +251,7 @@ def all_cases() -> list[dict]:
         for B, S in ((1, 2048), (4, 512), (4, 1024)):
             cs.append(inference("llama-3.2-1b", attn, B, S, G=8))
     cs.append(inference("llama-3.2-1b", "eager", 1, 512, G=8))
-    for attn, B, S in (("sdpa", 1, 1024), ("sdpa", 2, 2048), ("eager", 1, 1024)):
+    for attn, B, S in (("sdpa", 1, 1024), ("sdpa", 2, 1024), ("eager", 1, 1024)):
         cs.append(inference("llama-3.2-3b", attn, B, S, G=8))
     for attn, B, S in (("sdpa", 1, 1024), ("sdpa", 4, 512), ("eager", 1, 1024)):
         cs.append(inference("mistral-7b-v0.3", attn, B, S, G=8))
@@ -233,18 +269,23 @@ def all_cases() -> list[dict]:
         cs.append(inference("gemma-2-2b", "eager", B, S, G=8))  # transformers 5.24 refuses sdpa for gemma2
     for attn, B, S in (("sdpa", 1, 1024), ("eager", 1, 512)):
         cs.append(inference("phi-3-mini-4k", attn, B, S, G=8))
+    # multimodal: vision tower + prefill + decode
+    cs.append(inference_mm("qwen2.5-vl-3b", "sdpa", 448))
+    cs.append(inference_mm("qwen2.5-vl-3b", "sdpa", 896))
+    cs.append(inference_mm("qwen2.5-vl-3b", "eager", 448))
 
     # ---------------- full training, one steady-state step
     for gc in (False, True):
-        for B, S in ((1, 512), (2, 1024)):
+        for B, S in ((1, 512), (2, 512)):
             cs.append(train("qwen3-0.6b", "fp32", B, S, gc=gc))
+        for B, S in ((1, 512), (2, 1024)):
             cs.append(train("llama-3.2-1b", "bf16", B, S, gc=gc))
-    cs.append(train("qwen3-0.6b", "fp32-autocast-bf16", 1, 1024))
+    cs.append(train("qwen3-0.6b", "fp32-autocast-bf16", 1, 512))
     cs.append(train("qwen3-0.6b", "fp32", 1, 512, attn="eager"))
     for m in (0.0, 0.9):
-        cs.append(train("llama-3.2-1b", "fp32", 1, 512, opt="sgd", momentum=m))
+        cs.append(train("llama-3.2-1b", "fp32", 1, 256, opt="sgd", momentum=m))
         cs.append(train("llama-3.2-1b", "bf16", 2, 512, opt="sgd", momentum=m, gc=True))
-    cs.append(train("gemma-3-1b", "bf16", 1, 1024))
+    cs.append(train("gemma-3-1b", "bf16", 1, 512))
     cs.append(train("mistral-7b-v0.3", "bf16", 1, 512, gc=True))
 
     # ---------------- LoRA (base bf16 frozen, adapters fp32, AdamW)

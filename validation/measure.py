@@ -143,17 +143,19 @@ def fast_random_init(seed: int = 0):
             del torch.Tensor.uniform_
 
 
-def build_model(arch_config: dict, dtype, attn_impl: str, experts_impl: str | None = None, seed: int = 0):
+def build_model(arch_config: dict, dtype, attn_impl: str, experts_impl: str | None = None, seed: int = 0,
+                multimodal: bool = False):
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
     torch.manual_seed(seed)
     cfg = AutoConfig.for_model(**copy.deepcopy(arch_config))
     kw = {"dtype": dtype, "attn_implementation": attn_impl}
     if experts_impl:
         kw["experts_implementation"] = experts_impl
+    auto = AutoModelForImageTextToText if multimodal else AutoModelForCausalLM
     with fast_random_init(seed):
-        model = AutoModelForCausalLM.from_config(cfg, **kw)
+        model = auto.from_config(cfg, **kw)
     return model
 
 
@@ -298,36 +300,75 @@ def _register_model(tracker, model, tag="parameters"):
 # ============================================================================ workloads
 
 
+def _mm_inputs(sc, cfgd, device):
+    """Synthetic image (random pixel patches) + text for Qwen2-VL-style models."""
+    import torch
+
+    img = sc["image"]
+    vc = cfgd["vision_config"]
+    t, gh, gw = img["grid_thw"]
+    patch_dim = vc.get("in_chans", 3) * vc.get("temporal_patch_size", 2) * vc["patch_size"] ** 2
+    g = torch.Generator().manual_seed(0)
+    pixel_values = torch.randn(t * gh * gw, patch_dim, generator=g).to(torch.bfloat16).to(device)
+    grid_thw = torch.tensor([[t, gh, gw]], device=device)
+    half = img["text_tokens"] // 2
+    text = _rand_ids(1, img["text_tokens"], 150000, "cpu")
+    ids = torch.cat([
+        text[:, :half], torch.tensor([[cfgd["vision_start_token_id"]]]),
+        torch.full((1, img["image_tokens"]), cfgd["image_token_id"]),
+        torch.tensor([[cfgd["vision_end_token_id"]]]), text[:, half:],
+    ], dim=1).to(device)
+    return ids, pixel_values, grid_thw
+
+
 def run_inference(case, device, tracker, ctx):
     import torch
 
     sc, cfgd = case["scenario"], case["arch_config"]
-    model = build_model(cfgd, torch.bfloat16, sc["attn_impl"], sc.get("experts_impl")).to(device)
+    mm = "image" in sc
+    model = build_model(cfgd, torch.bfloat16, sc["attn_impl"], sc.get("experts_impl"), multimodal=mm).to(device)
     model.eval()
     B, S, G = sc["batch"], sc["prompt_len"], sc["gen_len"]
-    ids = _rand_ids(B, S, cfgd["vocab_size"], device)
+    extra_inputs = {}
+    if mm:
+        ids, pixel_values, grid_thw = _mm_inputs(sc, cfgd, device)
+        assert ids.shape == (B, S), (ids.shape, S)
+        extra_inputs = {"pixel_values": pixel_values, "image_grid_thw": grid_thw}
+    else:
+        ids = _rand_ids(B, S, cfgd["vocab_size"], device)
     mask = torch.ones_like(ids)
     ctx["param_count_exact"] = _n_params(model.parameters())
     ctx["param_count_trainable"] = 0
     ctx["weights_bytes"] = _storage_bytes(model.parameters())
     ctx["buffers_bytes"] = _storage_bytes(model.buffers())
     _register_model(tracker, model)
-    tracker.register([ids, mask], "inputs")
+    tracker.register([ids, mask] + list(extra_inputs.values()), "inputs")
     gp = GenerationPhases(tracker, model)
+    vision_hooks = []
+    visual = getattr(getattr(model, "model", None), "visual", None) if mm else None
+    if visual is not None:
+        ctx["extra"]["vision_params"] = _n_params(visual.parameters())
+        vision_hooks = [
+            visual.register_forward_pre_hook(lambda *a: tracker.set_phase("vision_encode")),
+            visual.register_forward_hook(lambda *a: tracker.set_phase("prefill")),
+        ]
     ctx["before_run"]()
     with ctx["tracking"]():
         out = model.generate(
             ids, attention_mask=mask, max_new_tokens=G, min_new_tokens=G, do_sample=False,
-            pad_token_id=_pad_id(cfgd),
+            pad_token_id=_pad_id(cfgd), **extra_inputs,
         )
         tracker.set_phase("done")
     gp.remove()
+    for h in vision_hooks:
+        h.remove()
     assert out.shape == (B, S + G), out.shape
     ctx["kv_cache_bytes_end"] = gp.kv_bytes_last
+    cfg = model.config
     ctx["extra"].update({
         "cache_class": gp.cache_class, "n_forward_calls": gp.n_forward, "output_shape": list(out.shape),
-        "experts_impl": getattr(model.config, "_experts_implementation", None),
-        "attn_impl_effective": getattr(model.config, "_attn_implementation", None),
+        "experts_impl": getattr(cfg, "_experts_implementation", None),
+        "attn_impl_effective": getattr(cfg, "_attn_implementation", None),
     })
 
 
@@ -541,18 +582,50 @@ def _cuda_context_probe():
     }
 
 
+def _phase_marker(phase: str) -> None:
+    """A zero-length profiler range, so allocator events can be attributed to tracker phases."""
+    import torch
+
+    with torch.profiler.record_function("vram_phase:" + phase):
+        pass
+
+
 def _allocator_peak(prof, baseline):
-    """Peak of the CPU allocator (profiler memory events, includes kernel-internal scratch buffers)."""
+    """Peak of the CPU allocator from the profiler's memory events (these include buffers that kernels
+    allocate internally and free before returning, which the tensor tracker cannot see), the phase it
+    happened in, and per-phase allocator peaks.  ``baseline`` = tensor bytes alive at start."""
     try:
-        evs = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
-        evs.sort(key=lambda e: e.start_ns())
-        cum = peak = 0
-        for e in evs:
-            cum += e.nbytes()
-            peak = max(peak, cum)
-        return baseline + peak, len(evs)
+        evs = list(prof.profiler.kineto_results.events())
     except Exception:
-        return None, None
+        return None
+    marks, mem = [], []
+    for e in evs:
+        n = e.name()
+        if n == "[memory]":
+            mem.append((e.start_ns(), e.nbytes()))
+        elif n.startswith("vram_phase:"):
+            marks.append((e.start_ns(), n.split(":", 1)[1]))
+    mem.sort()
+    marks.sort()
+    cum = peak = 0
+    peak_phase = "init"
+    per_phase: dict[str, int] = {}
+    mi, phase = 0, "init"
+    for t, nb in mem:
+        while mi < len(marks) and marks[mi][0] <= t:
+            phase = marks[mi][1]
+            mi += 1
+        cum += nb
+        if cum > per_phase.get(phase, -(1 << 62)):
+            per_phase[phase] = cum
+        if cum > peak:
+            peak, peak_phase = cum, phase
+    return {
+        "allocator_peak_bytes": baseline + peak,
+        "allocator_events": len(mem),
+        "allocator_peak_phase": peak_phase,
+        "allocator_phase_peaks_bytes": {k: baseline + v for k, v in per_phase.items()},
+    }
 
 
 def run_case(case_id: str, device: str, threads: int, profile_allocator: bool) -> dict:
@@ -590,10 +663,12 @@ def run_case(case_id: str, device: str, threads: int, profile_allocator: bool) -
             from torch.profiler import ProfilerActivity, profile
 
             prof_cm = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+            tracker.on_phase = _phase_marker
         holder["t0"] = time.time()
         with prof_cm as prof:
             with tracker:
                 yield
+        tracker.on_phase = None
         holder["seconds"] = time.time() - holder["t0"]
         holder["status_after"] = _proc_status()
         holder["prof"] = prof
@@ -606,9 +681,10 @@ def run_case(case_id: str, device: str, threads: int, profile_allocator: bool) -
 
     s = tracker.summary()
     st = holder.get("status_after") or _proc_status()
-    alloc_peak, alloc_events = (None, None)
+    alloc = None
     if holder.get("prof") is not None:
-        alloc_peak, alloc_events = _allocator_peak(holder["prof"], s["baseline_bytes"])
+        alloc = _allocator_peak(holder["prof"], s["baseline_bytes"])
+    alloc = alloc or {}
     if device == "cuda":
         cuda_info.update({
             "max_memory_allocated_bytes": torch.cuda.max_memory_allocated(),
@@ -631,8 +707,10 @@ def run_case(case_id: str, device: str, threads: int, profile_allocator: bool) -
         "weights_bytes": ctx["weights_bytes"],
         "buffers_bytes": ctx["buffers_bytes"],
         "kv_cache_bytes_end": ctx["kv_cache_bytes_end"],
-        "allocator_peak_bytes": alloc_peak,
-        "allocator_events": alloc_events,
+        "allocator_peak_bytes": alloc.get("allocator_peak_bytes"),
+        "allocator_events": alloc.get("allocator_events"),
+        "allocator_peak_phase": alloc.get("allocator_peak_phase"),
+        "allocator_phase_peaks_bytes": alloc.get("allocator_phase_peaks_bytes"),
         "rss": None if device == "cuda" else {
             "rss_before_bytes": holder.get("rss_before"),
             "rss_after_bytes": st.get("VmRSS"),
@@ -655,6 +733,7 @@ def run_case(case_id: str, device: str, threads: int, profile_allocator: bool) -
         "id": case["id"],
         "arch_name": case["arch"],
         "arch_real_num_hidden_layers": arch["real_layers"],
+        **({"arch_real_vision_depth": arch["real_vision_depth"]} if "real_vision_depth" in arch else {}),
         "arch_config": case["arch_config"],
         "scenario": case["scenario"],
         "param_count_exact": ctx["param_count_exact"],

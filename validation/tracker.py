@@ -110,6 +110,7 @@ class MemoryTracker(TorchDispatchMode):
         self.active = False
         self.end_bytes = None
         self.phase_seconds: dict[str, float] = {}
+        self.on_phase: Callable[[str], None] | None = None  # e.g. a profiler marker
         self._phase_t0 = None
 
     # ------------------------------------------------------------------ registration
@@ -143,6 +144,8 @@ class MemoryTracker(TorchDispatchMode):
             self.phase_seconds[self.phase] = self.phase_seconds.get(self.phase, 0.0) + now - self._phase_t0
             self._phase_t0 = now
         self.phase = phase
+        if self.on_phase is not None:
+            self.on_phase(phase)
         if self.current > self.phase_peaks.get(phase, -1):
             self.phase_peaks[phase] = self.current
 
