@@ -73,7 +73,7 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urlopen(url, timeout=2) as r:  # noqa: S310 (localhost only)
+            with urlopen(url, timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -93,6 +93,18 @@ def load_build_module():
     return mod
 
 
+def site_is_fresh(out: Path) -> bool:
+    """A built folder newer than every input of the build (site/, engine/, data/, build.py, the npm lock)."""
+    index = out / "index.html"
+    if not index.is_file() or not (out / "health.json").is_file():
+        return False
+    built = index.stat().st_mtime
+    inputs = [ROOT / "build.py", ROOT / "package-lock.json", ROOT / "pyproject.toml"]
+    for folder in ("site", "engine", "data"):
+        inputs += [p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    return all(p.stat().st_mtime <= built for p in inputs if p.exists())
+
+
 @pytest.fixture(scope="session")
 def site_dir(tmp_path_factory) -> Path:
     """The built site: E2E_SITE_DIR if given, else one `python build.py --out <tmp>` for the whole session."""
@@ -104,6 +116,8 @@ def site_dir(tmp_path_factory) -> Path:
         return path
     if not (ROOT / "build.py").is_file():
         pytest.skip("build.py is missing")
+    if site_is_fresh(ROOT / "_site"):
+        return ROOT / "_site"  # `./dev test` has just built it
     out = tmp_path_factory.mktemp("site")
     proc = subprocess.run(
         [sys.executable, "build.py", "--out", str(out)],
@@ -160,7 +174,9 @@ def nginx_url(site_dir_or_none) -> Iterator[str]:
     conf = adapt_nginx_conf(conf_src.read_text(), site_dir_or_none, port, prefix)
     conf_path = prefix / "conf" / "nginx.conf"
     conf_path.write_text(conf)
-    test = subprocess.run([nginx, "-t", "-p", str(prefix), "-c", str(conf_path)], capture_output=True, text=True)
+    test = subprocess.run(
+        [nginx, "-t", "-p", str(prefix), "-c", str(conf_path)], capture_output=True, text=True
+    )
     if test.returncode != 0:
         pytest.fail(f"nginx -t failed:\n{test.stderr}\n--- config ---\n{conf}")
     proc = subprocess.Popen(
@@ -195,7 +211,9 @@ def adapt_nginx_conf(text: str, root: Path, port: int, prefix: Path) -> str:
     text = re.sub(r"^\s*pid\s+[^;]+;", "", text, flags=re.M)
     text = re.sub(r"^\s*(error_log|access_log)\s+[^;]+;", "", text, flags=re.M)
     text = re.sub(r"^\s*\w+_temp_path\s+[^;]+;", "", text, flags=re.M)
-    text = re.sub(r"listen\s+(\[::\]:)?\d+[^;]*;", lambda m: "" if m.group(1) else f"listen 127.0.0.1:{port};", text)
+    text = re.sub(
+        r"listen\s+(\[::\]:)?\d+[^;]*;", lambda m: "" if m.group(1) else f"listen 127.0.0.1:{port};", text
+    )
     text = re.sub(r"^\s*root\s+[^;]+;", f"    root {root};", text, flags=re.M)
     text = re.sub(r"include\s+/etc/nginx/mime\.types;", f"include {mime};" if mime else "", text)
     temps = (
@@ -204,12 +222,23 @@ def adapt_nginx_conf(text: str, root: Path, port: int, prefix: Path) -> str:
     )
     head = f"pid {prefix}/nginx.pid; error_log {prefix}/logs/error.log warn;\n"
     if re.search(r"^\s*http\s*\{", text, flags=re.M):
-        text = re.sub(r"^(\s*http\s*\{)", lambda m: f"{m.group(1)}\n    access_log off; {temps}", text, count=1, flags=re.M)
+        text = re.sub(
+            r"^(\s*http\s*\{)",
+            lambda m: f"{m.group(1)}\n    access_log off; {temps}",
+            text,
+            count=1,
+            flags=re.M,
+        )
         if "events" not in text:
             head += "events {}\n"
         return head + text
     # A bare server block.
-    return head + "events {}\nhttp {\n" + (f"include {mime};\n" if mime else "") + f"access_log off; {temps}\n{text}\n}}\n"
+    return (
+        head
+        + "events {}\nhttp {\n"
+        + (f"include {mime};\n" if mime else "")
+        + f"access_log off; {temps}\n{text}\n}}\n"
+    )
 
 
 # ------------------------------------------------------------------------------------------- browser
@@ -246,7 +275,9 @@ class Session:
 
     def off_origin(self) -> list[str]:
         origin = urlsplit(self.base_url)[:2]
-        return [u for u in self.requests if not u.startswith(("data:", "blob:")) and urlsplit(u)[:2] != origin]
+        return [
+            u for u in self.requests if not u.startswith(("data:", "blob:")) and urlsplit(u)[:2] != origin
+        ]
 
     def close(self):
         self.context.close()

@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+
 from conftest import (
     Session,
     engine_report,
@@ -15,7 +16,6 @@ from conftest import (
     wait_engine_ready,
     wait_live,
 )
-
 from vram_insight.schemas import EstimateRequest
 
 DEFAULTS = EstimateRequest().model_dump(mode="json")
@@ -110,7 +110,8 @@ def test_share_link_opens_with_same_inputs_and_result(browser, base_url, web_api
         page.fill("[data-testid=input-seq_len]", "1024")
         page.fill("[data-testid=input-gpus]", "4")
         page.select_option("[data-testid=input-zero]", "2")
-        page.click("[data-testid=share-button]")  # works before the engine is ready: the link holds inputs only
+        # Works before the engine is ready: the link holds the inputs only.
+        page.click("[data-testid=share-button]")
         url = page.input_value("[data-testid=share-url]")
         assert "#v1" in url
         page.close()
@@ -145,9 +146,17 @@ def test_bad_links_show_notice_and_default_view(browser, base_url, web_api):
         assert page.locator("img[src=x]").count() == 0
         assert shown_total(page) == default_total
         assert "#v1" not in page.url
-        for bad in ("#v1.!!!not-base64!!!", "#v9.e30", link_for({"batch_size": -3}), link_for({"nope": 1}),
-                    link_for({"mode": "inference", "gpus": "many"}), "#v1." + "A" * 80):
-            page.evaluate("() => document.querySelectorAll('[data-testid=notice-link]').forEach(n => n.remove())")
+        for bad in (
+            "#v1.!!!not-base64!!!",
+            "#v9.e30",
+            link_for({"batch_size": -3}),
+            link_for({"nope": 1}),
+            link_for({"mode": "inference", "gpus": "many"}),
+            "#v1." + "A" * 80,
+        ):
+            page.evaluate(
+                "() => document.querySelectorAll('[data-testid=notice-link]').forEach(n => n.remove())"
+            )
             page.evaluate(f"() => {{ location.hash = {json.dumps(bad)}; }}")
             page.locator("[data-testid=notice-link]").wait_for()
             wait_live(page)
@@ -197,7 +206,15 @@ def test_history_survives_reload(browser, base_url):
         assert page.input_value("[data-testid=theme-select]") == "dark"
         # A corrupted entry is reported and skipped; the rest is kept.
         good = stored["entries"][0]
-        data = {"schema": 1, "entries": [good, "garbage", {"id": 5, "summary": None}, {**good, "id": "x", "request": {"mode": "nope"}}]}
+        data = {
+            "schema": 1,
+            "entries": [
+                good,
+                "garbage",
+                {"id": 5, "summary": None},
+                {**good, "id": "x", "request": {"mode": "nope"}},
+            ],
+        }
         page.evaluate("d => localStorage.setItem('vram-insight:history', JSON.stringify(d))", data)
         page.reload(wait_until="commit")
         page.wait_for_selector("html[data-app-ready='1']")
@@ -205,7 +222,14 @@ def test_history_survives_reload(browser, base_url):
         assert notice.is_visible() and "3" in notice.text_content()
         assert page.locator("[data-testid=history-item]").count() == 1
         # Schema 0 (an unversioned array from earlier builds) is migrated, not lost.
-        old = [{"time": 1_700_000_000_000, "request": {"mode": "training"}, "total_bytes": 5e10, "model_name": "Old <b>x</b>"}]
+        old = [
+            {
+                "time": 1_700_000_000_000,
+                "request": {"mode": "training"},
+                "total_bytes": 5e10,
+                "model_name": "Old <b>x</b>",
+            }
+        ]
         page.evaluate("d => localStorage.setItem('vram-insight:history', JSON.stringify(d))", old)
         page.reload(wait_until="commit")
         page.wait_for_selector("html[data-app-ready='1']")
@@ -231,13 +255,17 @@ def test_language_is_detected_switchable_and_remembered(browser, base_url):
         assert page.text_content("[data-testid=tab-inference]") == "推理"
         assert page.evaluate("document.documentElement.lang") == "zh-CN"
         page.select_option("[data-testid=lang-select]", "en")
-        page.wait_for_function("() => document.querySelector('[data-testid=tab-inference]').textContent === 'Inference'")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=tab-inference]').textContent === 'Inference'"
+        )
         assert page.is_visible("[data-testid=total-value]")
         page.reload(wait_until="commit")
         page.wait_for_selector("html[data-app-ready='1']")
         assert page.text_content("[data-testid=tab-finetune]") == "Fine-tuning"
         page.keyboard.press("l")
-        page.wait_for_function("() => document.querySelector('[data-testid=tab-finetune]').textContent === '微调'")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=tab-finetune]').textContent === '微调'"
+        )
         assert s.errors == []
     finally:
         s.close()
@@ -252,7 +280,9 @@ def test_narrow_phone_viewport_has_no_horizontal_scroll(browser, base_url):
             page.click(f"[data-testid=tab-{tab}]")
             wait_live(page)
             page.locator("[data-testid=custom-config] summary").click()
-            overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
             assert overflow <= 0, f"{tab}: {overflow}px of horizontal scroll"
         assert page.is_visible("[data-testid=total-value]")
     finally:
@@ -270,15 +300,23 @@ def test_offline_reload_still_calculates(browser, base_url, web_api):
                 break
             page.reload()
             page.wait_for_selector("html[data-app-ready='1']")
-        assert page.evaluate("() => !!navigator.serviceWorker.controller"), "service worker never controlled the page"
+        assert page.evaluate("() => !!navigator.serviceWorker.controller"), (
+            "service worker never controlled the page"
+        )
         s.context.set_offline(True)
         page.goto(base_url + link_for({"mode": "training", "seq_len": 1024}))
         wait_engine_ready(page)
         wait_live(page)
-        assert shown_total(page) == engine_report(web_api, req(mode="training", seq_len=1024))["estimate"]["total_bytes"]
+        assert (
+            shown_total(page)
+            == engine_report(web_api, req(mode="training", seq_len=1024))["estimate"]["total_bytes"]
+        )
         page.fill("[data-testid=input-seq_len]", "2048")
         wait_live(page)
-        assert shown_total(page) == engine_report(web_api, req(mode="training", seq_len=2048))["estimate"]["total_bytes"]
+        assert (
+            shown_total(page)
+            == engine_report(web_api, req(mode="training", seq_len=2048))["estimate"]["total_bytes"]
+        )
     finally:
         s.context.set_offline(False)
         s.close()
@@ -294,7 +332,9 @@ def test_inference_tab_matches_engine(app: Session, web_api):
     page.fill("[data-testid=input-seq_len]", "8192")
     page.select_option("[data-testid=input-kv_cache_dtype]", "fp8")
     wait_live(page)
-    assert_matches_engine(page, web_api, req(runtime="vllm", batch_size=8, seq_len=8192, kv_cache_dtype="fp8"))
+    assert_matches_engine(
+        page, web_api, req(runtime="vllm", batch_size=8, seq_len=8192, kv_cache_dtype="fp8")
+    )
     assert page.locator("[data-testid=components-table] tbody tr").count() >= 2
     assert page.locator("[data-testid=donut] circle.seg").count() >= 2
     for part in ("fit", "params", "assumptions", "inverse", "throughput", "recommendations"):
@@ -312,7 +352,9 @@ def test_finetune_tab_matches_engine(app: Session, web_api):
     wait_live(page)
     assert page.input_value("[data-testid=input-weights]") == "nf4"
     assert_matches_engine(
-        page, web_api, req(mode="finetune", method="qlora", weights="nf4", seq_len=2048, grad_checkpointing="full")
+        page,
+        web_api,
+        req(mode="finetune", method="qlora", weights="nf4", seq_len=2048, grad_checkpointing="full"),
     )
     assert page.is_visible("[data-testid=input-lora_rank]")
     assert not page.is_visible("[data-testid=input-gen_len]")
@@ -327,7 +369,9 @@ def test_training_tab_matches_engine(app: Session, web_api):
     page.select_option("[data-testid=input-zero]", "3")
     page.select_option("[data-testid=input-optimizer]", "adamw-8bit")
     wait_live(page)
-    assert_matches_engine(page, web_api, req(mode="training", gpu="h100-sxm", gpus=8, zero=3, optimizer="adamw-8bit"))
+    assert_matches_engine(
+        page, web_api, req(mode="training", gpu="h100-sxm", gpus=8, zero=3, optimizer="adamw-8bit")
+    )
 
 
 def test_grpo_tab_matches_engine(app: Session, web_api):
@@ -344,17 +388,27 @@ def test_grpo_tab_matches_engine(app: Session, web_api):
     assert_matches_engine(
         page,
         web_api,
-        req(mode="grpo", model="qwen2.5-1.5b", num_generations=16, completion_len=1024, generation_backend="vllm"),
+        req(
+            mode="grpo",
+            model="qwen2.5-1.5b",
+            num_generations=16,
+            completion_len=1024,
+            generation_backend="vllm",
+        ),
     )
 
 
 def test_multimodal_tab_offers_only_multimodal_models(app: Session, web_api):
     page = app.page
     reset(app)
-    text_models = set(page.eval_on_selector_all("[data-testid=model-select] option", "os => os.map(o => o.value)"))
+    text_models = set(
+        page.eval_on_selector_all("[data-testid=model-select] option", "os => os.map(o => o.value)")
+    )
     page.click("[data-testid=tab-multimodal]")
     wait_live(page)
-    mm_models = set(page.eval_on_selector_all("[data-testid=model-select] option", "os => os.map(o => o.value)"))
+    mm_models = set(
+        page.eval_on_selector_all("[data-testid=model-select] option", "os => os.map(o => o.value)")
+    )
     assert mm_models and not (mm_models & text_models)
     model = page.input_value("[data-testid=model-select]")
     assert model == "qwen2.5-vl-7b"
@@ -364,8 +418,12 @@ def test_multimodal_tab_offers_only_multimodal_models(app: Session, web_api):
     assert_matches_engine(page, web_api, req(mode="multimodal", model=model, images=4, seq_len=8192))
     page.select_option("[data-testid=input-task]", "finetune")
     wait_live(page)
-    assert page.is_visible("[data-testid=input-method]") and page.is_visible("[data-testid=input-train_vision_tower]")
-    assert_matches_engine(page, web_api, req(mode="multimodal", model=model, images=4, seq_len=8192, task="finetune"))
+    assert page.is_visible("[data-testid=input-method]") and page.is_visible(
+        "[data-testid=input-train_vision_tower]"
+    )
+    assert_matches_engine(
+        page, web_api, req(mode="multimodal", model=model, images=4, seq_len=8192, task="finetune")
+    )
     # Back to a text tab: the text model comes back.
     page.click("[data-testid=tab-inference]")
     wait_live(page)
@@ -375,9 +433,11 @@ def test_multimodal_tab_offers_only_multimodal_models(app: Session, web_api):
 def test_model_search_by_name_family_and_size(app: Session):
     page = app.page
     reset(app)
+
     def shown(q):
         page.fill("[data-testid=model-search]", q)
         return page.eval_on_selector_all("[data-testid=model-select] option", "os => os.map(o => o.value)")
+
     assert all("qwen" in m for m in shown("qwen 7b") if m != "llama-3.1-8b")
     assert "qwen2.5-7b" in shown("qwen 7b")
     small = [m for m in shown("<2b") if m != "llama-3.1-8b"]
@@ -440,7 +500,9 @@ def test_invalid_values_show_inline_engine_messages(app: Session):
     assert page.get_attribute("[data-testid=input-batch_size]", "aria-invalid") == "true"
     assert page.get_attribute("[data-testid=result-status]", "data-status") == "invalid"
     page.fill("[data-testid=input-batch_size]", "1.5")
-    page.wait_for_function("() => document.querySelector('[data-testid=error-batch_size]').textContent.includes('integer')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=error-batch_size]').textContent.includes('integer')"
+    )
     page.fill("[data-testid=input-batch_size]", "1")
     wait_live(page)
     assert not page.is_visible("[data-testid=error-batch_size]")
@@ -483,10 +545,14 @@ def test_xss_in_pasted_config_is_inert(app: Session, web_api):
     err.wait_for(state="visible")
     page.fill("[data-testid=config-input]", "{not json")
     page.click("[data-testid=config-apply]")
-    page.wait_for_function("() => document.querySelector('[data-testid=config-error]').textContent.includes('JSON')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=config-error]').textContent.includes('JSON')"
+    )
     page.fill("[data-testid=config-input]", "x" * (300 * 1024))
     page.click("[data-testid=config-apply]")
-    page.wait_for_function("() => document.querySelector('[data-testid=config-error]').textContent.includes('KB')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=config-error]').textContent.includes('KB')"
+    )
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("img[src=x]").count() == 0
     assert app.errors == []
@@ -513,7 +579,10 @@ def test_history_restore_compare_delete(app: Session):
     assert page.locator("[data-testid=history-item]").count() == n - 1
     page.click("[data-testid=history-clear]")
     assert page.locator("[data-testid=history-item]").count() == 0
-    assert page.evaluate("() => JSON.parse(localStorage.getItem('vram-insight:history'))") == {"schema": 1, "entries": []}
+    assert page.evaluate("() => JSON.parse(localStorage.getItem('vram-insight:history'))") == {
+        "schema": 1,
+        "entries": [],
+    }
 
 
 def test_theme_shortcuts_exports_and_perf_panel(app: Session):

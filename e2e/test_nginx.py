@@ -11,7 +11,7 @@ from test_app import DEFAULTS, assert_matches_engine, link_for, req
 
 def head(url: str, encoding: str | None = None) -> dict[str, str]:
     r = Request(url, method="GET", headers={"Accept-Encoding": encoding} if encoding else {})
-    with urlopen(r, timeout=10) as resp:  # noqa: S310 (localhost)
+    with urlopen(r, timeout=10) as resp:
         resp.read()
         return {k.lower(): v for k, v in resp.headers.items()}
 
@@ -22,7 +22,9 @@ def test_nginx_headers(nginx_url, site_dir):
     assert "default-src 'self'" in page.get("content-security-policy", "")
     wasm = next(site_dir.rglob("*.wasm")).relative_to(site_dir).as_posix()
     assert head(nginx_url + wasm)["content-type"] == "application/wasm"
-    assert head(nginx_url + "app/main.js")["content-type"].startswith(("application/javascript", "text/javascript"))
+    assert head(nginx_url + "app/main.js")["content-type"].startswith(
+        ("application/javascript", "text/javascript")
+    )
     assert head(nginx_url + "i18n/zh-CN.json")["content-type"].startswith("application/json")
     assert "no-cache" in head(nginx_url + "sw.js").get("cache-control", "")
 
@@ -40,15 +42,21 @@ def test_nginx_app_smoke(browser, nginx_url, web_api):
         page.click("[data-testid=tab-grpo]")
         page.fill("[data-testid=input-num_generations]", "4")
         wait_live(page)
-        assert_matches_engine(page, web_api, req(mode="grpo", method="qlora", weights="nf4", num_generations=4))
+        assert_matches_engine(
+            page, web_api, req(mode="grpo", method="qlora", weights="nf4", num_generations=4)
+        )
         page.select_option("[data-testid=lang-select]", "zh-CN")
-        page.wait_for_function("() => document.querySelector('[data-testid=tab-inference]').textContent === '推理'")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=tab-inference]').textContent === '推理'"
+        )
         page.evaluate("() => { location.hash = '#v1.!!bad'; }")
         page.locator("[data-testid=notice-link]").wait_for()
         wait_live(page)
         assert shown_total(page) == default_total
         assert s.off_origin() == []
         assert s.errors == []
-        assert not [e for e in s.console_errors if "Content Security Policy" in e or "Refused" in e], s.console_errors
+        assert not [e for e in s.console_errors if "Content Security Policy" in e or "Refused" in e], (
+            s.console_errors
+        )
     finally:
         s.close()
