@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
+        loc = ".".join(str(p) for p in first["loc"]) or (first.get("ctx") or {}).get("field", "")
         msg = first["msg"].removeprefix("Value error, ")
         print(f"vram: error: {'--' + loc.replace('_', '-') + ': ' if loc else ''}{msg}", file=sys.stderr)
     except (CliError, EstimateError, CatalogError) as exc:

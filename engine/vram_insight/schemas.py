@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 Mode = Literal["inference", "finetune", "training", "grpo", "multimodal"]
 Precision = Literal["fp32", "bf16", "fp16", "amp-bf16", "amp-fp16"]
@@ -113,22 +114,22 @@ class EstimateRequest(_Model):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> EstimateRequest:
+        def fail(field: str, message: str) -> None:
+            # ctx["field"] names the input at fault, so the site can show the message next to it.
+            raise PydanticCustomError("inconsistent_input", message, {"field": field})
+
         if self.model is None and self.config is None:
-            raise ValueError("choose a catalog model or give a config.json")
+            fail("model", "choose a catalog model or give a config.json")
         if self.mode == "inference" and self.gen_len >= self.seq_len:
-            raise ValueError(
-                "gen_len must be smaller than seq_len (seq_len counts prompt + generated tokens)"
-            )
+            fail("gen_len", "gen_len must be smaller than seq_len (seq_len counts prompt + generated tokens)")
         if self.tp * self.pp > self.gpus:
-            raise ValueError(
-                f"tp × pp = {self.tp * self.pp} needs at least that many GPUs (gpus = {self.gpus})"
-            )
+            fail("tp", f"tp × pp = {self.tp * self.pp} needs at least that many GPUs (gpus = {self.gpus})")
         if self.gpus % (self.tp * self.pp):
-            raise ValueError("gpus must be a multiple of tp × pp")
+            fail("gpus", "gpus must be a multiple of tp × pp")
         if self.zero and self.fsdp != "none":
-            raise ValueError("choose either DeepSpeed ZeRO or FSDP, not both")
+            fail("fsdp", "choose either DeepSpeed ZeRO or FSDP, not both")
         if self.mode == "grpo" and self.rl_algorithm == "grpo" and self.num_generations < 2:
-            raise ValueError("GRPO needs num_generations ≥ 2 (advantages are relative within a group)")
+            fail("num_generations", "GRPO needs num_generations ≥ 2 (advantages are relative within a group)")
         return self
 
 

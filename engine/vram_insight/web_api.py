@@ -61,7 +61,26 @@ def catalog_summary() -> dict[str, Any]:
          "max_per_node": g.max_per_node}
         for g in cat.gpus.values()
     ]  # fmt: skip
-    return {"models": models, "gpus": gpus}
+    return {"models": models, "gpus": gpus, **formats()}
+
+
+def formats() -> dict[str, Any]:
+    """The weight formats and KV-cache dtypes the engine accepts (ids, labels, bits per weight/element)."""
+    from .quant import GGUF_MIXES, HF_FORMATS, KV_DTYPE_BITS, gguf_type_bpw
+
+    weights = [
+        {"id": f.name, "label": f.label, "bits": float(f.linear_bpw), "family": "hf"}
+        for f in HF_FORMATS.values()
+    ]
+    weights += [
+        {"id": k, "label": f"GGUF {k.upper()}", "bits": float(gguf_type_bpw(m.base)), "family": "gguf"}
+        for k, m in GGUF_MIXES.items()
+        if k not in HF_FORMATS
+    ]
+    kv = [
+        {"id": k, "label": k.upper() if "_" in k else k, "bits": float(v)} for k, v in KV_DTYPE_BITS.items()
+    ]
+    return {"weight_formats": weights, "kv_cache_dtypes": kv}
 
 
 def _catalog(_: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +153,7 @@ def call(op: str, payload_json: str = "{}") -> str:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = [str(p) for p in first["loc"]]
-        field = loc[0] if loc else None
+        field = loc[0] if loc else (first.get("ctx") or {}).get("field")
         message = first["msg"].removeprefix("Value error, ")
         return _error(f"{'.'.join(loc) + ': ' if loc else ''}{message}", field)
     except EstimateError as exc:
