@@ -1297,6 +1297,7 @@ def runtime_config(wheels: list[WheelInfo]) -> dict[str, Any]:
         "pyodide": f"{PYODIDE_DIR}/",
         "pyodideVersion": PYODIDE_VERSION,
         "packages": sorted(canonical_name(w.name) for w in wheels),
+        "wheels": sorted(w.file_name for w in wheels),
         "module": "vram_insight.web_api",
     }
 

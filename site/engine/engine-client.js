@@ -20,6 +20,7 @@ const RUNTIME = /*build:runtime*/ {
   pyodide: "vendor/pyodide/",
   pyodideVersion: "",
   packages: ["vram-insight"],
+  wheels: [],
   module: "vram_insight.web_api",
 } /*end:runtime*/;
 
@@ -120,8 +121,9 @@ function start() {
     fail("This browser cannot run Web Workers, which the engine needs.");
     return;
   }
+  const workerURL = new URL("./engine-worker.mjs", import.meta.url);
   try {
-    worker = new Worker(new URL("./engine-worker.mjs", import.meta.url), { type: "module", name: "vram-engine" });
+    worker = new Worker(workerURL, { type: "module", name: "vram-engine" });
   } catch (err) {
     fail(`Could not start the engine worker: ${err?.message || err}`, err);
     return;
@@ -130,7 +132,7 @@ function start() {
   // A worker script that fails to load or throws at top level only shows up here; without it `ready` would hang.
   worker.onerror = (event) => {
     event.preventDefault?.();
-    const where = event.filename ? ` (${event.filename}:${event.lineno})` : "";
+    const where = event.filename ? ` (${event.filename}:${event.lineno})` : ` (${workerURL.pathname})`;
     fail(`The engine worker failed to load${where}: ${event.message || "network or script error"}`);
   };
   worker.onmessageerror = () => fail("The engine worker sent a message that could not be read.");
@@ -138,6 +140,7 @@ function start() {
     type: "init",
     indexURL: new URL(RUNTIME.pyodide, SITE_ROOT).href,
     packages: RUNTIME.packages,
+    wheels: RUNTIME.wheels,
     module: RUNTIME.module,
   });
 }

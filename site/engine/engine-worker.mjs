@@ -1,7 +1,7 @@
 /* VRAM Insight engine worker: CPython (Pyodide) + pydantic + vram_insight in a dedicated module Web Worker.
  *
  * Protocol (engine-client.js is the only user):
- *   main -> worker  {type: "init", indexURL, packages, module}      once, right after the worker starts
+ *   main -> worker  {type: "init", indexURL, packages, wheels, module}   once, right after the worker starts
  *   main -> worker  {type: "call", id, op, payload}                 payload is a JSON string
  *   worker -> main  {type: "ready", info, timings}                  `info` is web_api.call("info") 's result
  *   worker -> main  {type: "reply", id, reply}                      reply is web_api's JSON string
@@ -12,10 +12,22 @@
  * pyodide-lock.json (no micropip, no IndexedDB package cache, no CDN), so it works offline once the service
  * worker has precached the files.
  *
- * Why a plain module worker and not a PyScript `<script type="py" worker>` (both measured, built site served by
- * `python build.py --serve`, headless Debian Chromium 150, 2-core container, median of 5 cold loads, see the
- * final report of the build session for the raw runs):
- *   PLACEHOLDER_MEASUREMENTS
+ * Why a plain module worker and not a PyScript worker. Both were measured on the same built site, served by
+ * build.py's server, cold loads in fresh headless Debian Chromium 150 contexts, alternating A/B rounds on a
+ * shared 2-core container (absolute times are noisy there; compare within a round):
+ *   - PyScript 0.7.31 `PyWorker(engine.py, {config: {interpreter, packages, packages_cache: "passthrough"}})`
+ *     with `__export__ = ["call"]`, reached through `xworker.sync.call`: slower than this worker in 9 of 9
+ *     rounds while the runtime shipped .py sources (median 14.6 s vs 12.4 s; 12.5 vs 7.7 s on a quieter run);
+ *     after build.py started precompiling .pyc the two are within noise (median 4.5 s vs 4.8 s, 4 rounds).
+ *     It always costs 9 more requests and +41 KB (core.js and its eagerly imported chunks), needs the
+ *     `interpreter` URL passed as `version` (else PyScript loads Pyodide from a CDN), runs from a blob: URL, and
+ *     a Python error in the worker surfaces only through PyScript's own channel.
+ *   - This worker: engine ready 3.8 s median (6 rounds; 7.5 s with .py sources and the full stdlib, paired
+ *     ratio 0.48), 14 requests, 6.15 MB transferred (brotli); a missing worker script fails `ready` in 0.1 s,
+ *     a bad wheel (sha256 mismatch) in 2.4 s, each with the reason.
+ *   - MicroPython on the page (PyScript `<script type="mpy">`) adds ~0.6 MB and competes for the CPU while
+ *     Pyodide boots; the UI needs no Python on the main thread, so the page does not load it (build.py still
+ *     vendors PyScript and MicroPython; they are precached only if a page references them).
  */
 
 let engineCall = null;
@@ -24,17 +36,29 @@ const queued = [];
 
 const now = () => performance.now();
 
-async function boot({ indexURL, packages, module }) {
+async function boot({ indexURL, packages, wheels, module }) {
   const t0 = now();
   const timings = {};
+  // Pyodide downloads the packages only after the runtime is up; fetch them now, in parallel with the runtime,
+  // so its own requests are answered by the HTTP cache (or the service worker).
+  for (const file of wheels || []) {
+    fetch(indexURL + file)
+      .then((r) => r.arrayBuffer())
+      .catch(() => {});
+  }
   const { loadPyodide } = await import(`${indexURL}pyodide.mjs`);
   timings.import_ms = now() - t0;
   const pyodide = await loadPyodide({
     indexURL,
-    packages, // resolved through our pyodide-lock.json next to the runtime
     stdout: () => {},
     stderr: (line) => console.warn("[engine]", line),
   });
+  timings.runtime_ms = now() - t0;
+  // Resolved through our pyodide-lock.json next to the runtime (sha256-checked). Pyodide only logs a failed
+  // package, and the import would then fail with a misleading hint about micropip: collect and report it.
+  const errors = [];
+  await pyodide.loadPackage(packages, { messageCallback: () => {}, errorCallback: (m) => errors.push(m) });
+  if (errors.length) throw new Error(`could not load the engine's packages: ${errors.join("; ")}`);
   timings.pyodide_ms = now() - t0;
   const webApi = pyodide.pyimport(module);
   timings.import_engine_ms = now() - t0;
