@@ -57,9 +57,13 @@ def request_for(record: dict[str, Any]) -> EstimateRequest:
     optimizer = s.get("optimizer") or "adamw"
     if optimizer == "sgd":
         optimizer = "sgd-momentum" if s.get("momentum") else "sgd"
-    precision = {"fp32": "fp32", "bf16": "bf16", "amp-bf16": "amp-bf16", "autocast-bf16": "amp-bf16"}[
-        s["dtype"]
-    ]
+    precision = {
+        "fp32": "fp32",
+        "bf16": "bf16",
+        "amp-bf16": "amp-bf16",
+        "autocast-bf16": "amp-bf16",
+        "fp32-autocast-bf16": "amp-bf16",
+    }[s["dtype"]]
     if mode == "train_full":
         return EstimateRequest(mode="training", batch_size=s["batch"], seq_len=s["seq_len"], precision=precision,
                                optimizer=optimizer, grad_checkpointing=gc, **base)  # fmt: skip

@@ -147,6 +147,11 @@ def inference_layer_peak_per_token(a: ArchSpec, layer: LayerSpec, act_bytes: int
     """
     i = mlp_width_per_token(a, layer)
     mlp = (3 if a.gated_mlp else 2) * act_bytes * i
+    if layer.moe and a.moe:
+        # transformers ≥ 5 grouped_mm experts: each token is copied once per routed expert; the permuted inputs,
+        # their gathered copy, the experts' down-projection output and its routing-weighted product are all
+        # [tokens·top_k, hidden] at the peak (measured: index.Tensor ×2, _grouped_mm, mul).
+        mlp = max(mlp, 4 * act_bytes * a.moe.top_k * a.hidden_size)
     # attention phase: q, k, v, rotated q/k and the output
     attn = act_bytes * (3 * a.q_dim + 4 * a.kv_dim)
     return max(mlp, attn)
@@ -196,3 +201,9 @@ def grpo_logits_bytes(sequences: int, completion_len: int, vocab: int, act_bytes
     temperature (a new tensor) and passed row by row to log_softmax (``selective_log_softmax`` for 16-bit
     logits), whose outputs are saved: about three [B, C, V] tensors at the peak."""
     return 3 * act_bytes * sequences * completion_len * vocab
+
+
+def grpo_reference_logits_bytes(sequences: int, completion_len: int, vocab: int, act_bytes: int) -> int:
+    """TRL reference log-probs under no_grad: the [B, C+1, V] logits (logits_to_keep = C + 1) and their
+    temperature-scaled copy; row-wise log_softmax outputs are freed row by row."""
+    return 2 * act_bytes * sequences * (completion_len + 1) * vocab

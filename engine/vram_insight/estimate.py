@@ -642,9 +642,10 @@ def training(
         ),
     ]
     if req.grad_checkpointing == "full":
-        # Recompute of one layer plus its backward transients, while most gradients exist.
+        # Recompute of one layer: its saved activations are rebuilt while most gradients exist (measured peak
+        # inside a recomputed layer's backward ≈ checkpoints + one layer's saved set).
         phases.append(Phase("backward_recompute", _merge(base, amp, {"gradients": plan.gradients,
-                                                                       "activations": saved + 2 * largest_layer})))  # fmt: skip
+                                                                       "activations": saved + largest_layer})))  # fmt: skip
     phases.append(Phase("backward_end", _merge(base, {"gradients": plan.gradients + plan.tied_grad_extra})))
     phases.append(
         Phase("optimizer_step", _merge(base, {"gradients": plan.gradients, "optimizer": plan.step_temp}))
@@ -761,10 +762,14 @@ def rl(
                 "Rollout with transformers generate() on the policy (KV cache for every completion)"
             )
         if req.beta > 0:
+            # Under no_grad the layer transients are gone before the logits exist; the completion logits and
+            # their temperature-scaled copy then coexist while rows are log-softmaxed one at a time.
             ref_act = _inference_forward_bytes(a, seqs, seq, seq, act_bytes, req.attention)
-            ref_logits = act.grpo_logits_bytes(seqs, comp, a.vocab_size, act_bytes)
+            ref_logits = act.grpo_reference_logits_bytes(seqs, comp, a.vocab_size, act_bytes)
+            final_hidden = act_bytes * seqs * seq * a.hidden_size
+            phases.append(Phase("reference_forward", _merge(base, {"activations": ref_act})))
             phases.append(
-                Phase("reference_logprobs", _merge(base, {"activations": ref_act, "logits": ref_logits}))
+                Phase("reference_logprobs", _merge(base, {"activations": final_hidden, "logits": ref_logits}))
             )
         saved, largest = _saved_activations(sub, a, plan, seqs, seq)
         logits = act.grpo_logits_bytes(seqs, comp, a.vocab_size, act_bytes) // req.tp
@@ -774,7 +779,7 @@ def rl(
         phases.append(Phase("policy_backward_start", _merge(base, {"activations": saved, "logits": logits})))
         if req.grad_checkpointing == "full":
             phases.append(Phase("backward_recompute", _merge(base, {"gradients": plan.gradients,
-                                                                     "activations": saved + 2 * largest})))  # fmt: skip
+                                                                     "activations": saved + largest})))  # fmt: skip
     phases.append(Phase("backward_end", _merge(base, {"gradients": plan.gradients + plan.tied_grad_extra})))
     phases.append(
         Phase("optimizer_step", _merge(base, {"gradients": plan.gradients, "optimizer": plan.step_temp}))
