@@ -50,6 +50,19 @@ def request_for(record: dict[str, Any]) -> EstimateRequest:
     }
     mode = s["mode"]
     gc = "full" if s.get("grad_checkpointing") else "none"
+    if mode == "inference" and s.get("image"):
+        image = s["image"]
+        return EstimateRequest(
+            mode="multimodal",
+            task="inference",
+            batch_size=s["batch"],
+            seq_len=image["text_tokens"] + s["gen_len"],
+            gen_len=s["gen_len"],
+            images=image["count"],
+            image_width=image["width"],
+            image_height=image["height"],
+            **base,
+        )
     if mode == "inference":
         return EstimateRequest(
             mode="inference", batch_size=s["batch"], seq_len=s["seq_len"], gen_len=s["gen_len"], **base

@@ -71,6 +71,10 @@ class Tower(BaseModel):
         default=True,
         description="Eager attention takes softmax in fp32 and casts back (False: in the dtype).",
     )
+    rope_fp32_qk: bool = Field(
+        default=False,
+        description="Vision RoPE on fp32 copies of q and k (Qwen-VL apply_rotary_pos_emb_vision: q.float(), k.float()).",
+    )
     patch_size: int | None = None
     image_size: int | None = None
     temporal_patch_size: int = 1
@@ -613,6 +617,7 @@ def _split_qwen_vl(cfg: dict[str, Any]) -> MultimodalSpec:
             temporal_patch_size=_int(v, "temporal_patch_size"),
             merge=merge,
             unfused_act=str(v.get("hidden_act", "quick_gelu")) == "quick_gelu",  # Qwen2VLVisionConfig default
+            rope_fp32_qk=True,
         )
         projector = qwen_merger_params(h, merge, _int(v, "hidden_size"), "layer")
     else:
@@ -633,6 +638,7 @@ def _qwen2_5_vit_tower(v: dict[str, Any]) -> Tower:
         name="vision",
         kind="vision",
         arch="qwen2_5_vit",
+        rope_fp32_qk=True,
         params=qwen2_5_vit_params(v),
         layers=_int(v, "depth"),
         hidden=_int(v, "hidden_size"),
@@ -721,6 +727,7 @@ def _split_qwen3_vl(cfg: dict[str, Any]) -> MultimodalSpec:
         name="vision",
         kind="vision",
         arch="qwen3_vit",
+        rope_fp32_qk=True,  # modeling_qwen3_vl apply_rotary_pos_emb_vision (same fp32 q/k path as Qwen2-VL)
         params=qwen3_vit_params(v),
         layers=_int(v, "depth"),
         hidden=h,
@@ -2642,6 +2649,13 @@ def tower_activation_bytes(
         score_bytes = 4 + b if b < 4 else 4
     else:
         score_bytes = b if training else 2 * b
+    if not training and tower.softmax_fp32:
+        # At the softmax op of a forward: the scaled scores (b), their fp32 upcast and the fp32 softmax output
+        # (measured on the Qwen2.5-VL ViT: mul bf16 + _to_copy fp32 + _softmax fp32 = 10 bytes per score).
+        score_bytes = b + 4 + 4 if b < 4 else 8
+    # Qwen-VL vision RoPE: fp32 copies of q and k, their products with cos/sin, the rotate_half concat and sum
+    # coexist with the qkv output (measured peak op of the ViT's attention phase).
+    rope_extra = 24 if tower.rope_fp32_qk else 0
     span = min(span or positions, positions)
     kept, peak, inputs = 0, 0, 0
     for st in _stages(tower):
@@ -2659,7 +2673,7 @@ def tower_activation_bytes(
         scores_full = a * s * s_span if eager and n_full else 0  # one layer's attention probabilities
         scores_win = a * s * s_win if eager and n_win else 0
         if not training:
-            attn_phase = 6 * h * s * b + max(scores_full, scores_win) * score_bytes
+            attn_phase = (6 * h * b + rope_extra * h) * s + max(scores_full, scores_win) * score_bytes
             mlp_phase = (2 * h + (3 * i if tower.gated_mlp else 2 * i)) * s * b
             peak = max(peak, attn_phase, mlp_phase)
             continue
