@@ -99,7 +99,7 @@ def test_unknown_model_type_is_read_as_generic_decoder() -> None:
                 "vocab_size": 10,
             },
             "multiple",
-        ),  # fmt: skip
+        ),
         (
             {
                 "model_type": "llama",
@@ -109,7 +109,7 @@ def test_unknown_model_type_is_read_as_generic_decoder() -> None:
                 "vocab_size": 10,
             },
             "positive integer",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_bad_configs_raise_clear_errors(cfg: dict, message: str) -> None:

@@ -28,113 +28,220 @@ ARCHS: dict[str, dict] = {
     "llama-3.2-1b": {
         "real_layers": 16,
         "config": {
-            "model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192,
-            "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64,
-            "vocab_size": 128256, "num_hidden_layers": 2, "tie_word_embeddings": True,
-            "max_position_embeddings": 131072, "rope_theta": 500000.0, "rope_scaling": LLAMA3_ROPE,
-            "rms_norm_eps": 1e-05, "hidden_act": "silu", "attention_bias": False, "mlp_bias": False,
-            "bos_token_id": 128000, "eos_token_id": 128001,
+            "model_type": "llama",
+            "hidden_size": 2048,
+            "intermediate_size": 8192,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 64,
+            "vocab_size": 128256,
+            "num_hidden_layers": 2,
+            "tie_word_embeddings": True,
+            "max_position_embeddings": 131072,
+            "rope_theta": 500000.0,
+            "rope_scaling": LLAMA3_ROPE,
+            "rms_norm_eps": 1e-05,
+            "hidden_act": "silu",
+            "attention_bias": False,
+            "mlp_bias": False,
+            "bos_token_id": 128000,
+            "eos_token_id": 128001,
         },
     },
     # Llama-3.2-3B: head_dim 128, 24 heads, 8 kv heads
     "llama-3.2-3b": {
         "real_layers": 28,
         "config": {
-            "model_type": "llama", "hidden_size": 3072, "intermediate_size": 8192,
-            "num_attention_heads": 24, "num_key_value_heads": 8, "head_dim": 128,
-            "vocab_size": 128256, "num_hidden_layers": 2, "tie_word_embeddings": True,
-            "max_position_embeddings": 131072, "rope_theta": 500000.0, "rope_scaling": LLAMA3_ROPE,
-            "rms_norm_eps": 1e-05, "hidden_act": "silu", "attention_bias": False, "mlp_bias": False,
-            "bos_token_id": 128000, "eos_token_id": 128001,
+            "model_type": "llama",
+            "hidden_size": 3072,
+            "intermediate_size": 8192,
+            "num_attention_heads": 24,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "vocab_size": 128256,
+            "num_hidden_layers": 2,
+            "tie_word_embeddings": True,
+            "max_position_embeddings": 131072,
+            "rope_theta": 500000.0,
+            "rope_scaling": LLAMA3_ROPE,
+            "rms_norm_eps": 1e-05,
+            "hidden_act": "silu",
+            "attention_bias": False,
+            "mlp_bias": False,
+            "bos_token_id": 128000,
+            "eos_token_id": 128001,
         },
     },
     # Mistral-7B-v0.3: GQA 32/8, small vocab, untied
     "mistral-7b-v0.3": {
         "real_layers": 32,
         "config": {
-            "model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336,
-            "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32768,
-            "num_hidden_layers": 2, "tie_word_embeddings": False, "max_position_embeddings": 32768,
-            "rope_theta": 1000000.0, "rms_norm_eps": 1e-05, "hidden_act": "silu", "sliding_window": None,
-            "bos_token_id": 1, "eos_token_id": 2,
+            "model_type": "mistral",
+            "hidden_size": 4096,
+            "intermediate_size": 14336,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "vocab_size": 32768,
+            "num_hidden_layers": 2,
+            "tie_word_embeddings": False,
+            "max_position_embeddings": 32768,
+            "rope_theta": 1000000.0,
+            "rms_norm_eps": 1e-05,
+            "hidden_act": "silu",
+            "sliding_window": None,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
         },
     },
     # Llama-2-7B: MHA (32 kv heads), vocab 32000
     "llama-2-7b": {
         "real_layers": 32,
         "config": {
-            "model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008,
-            "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 32000,
-            "num_hidden_layers": 2, "tie_word_embeddings": False, "max_position_embeddings": 4096,
-            "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "hidden_act": "silu",
-            "bos_token_id": 1, "eos_token_id": 2,
+            "model_type": "llama",
+            "hidden_size": 4096,
+            "intermediate_size": 11008,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 32,
+            "vocab_size": 32000,
+            "num_hidden_layers": 2,
+            "tie_word_embeddings": False,
+            "max_position_embeddings": 4096,
+            "rope_theta": 10000.0,
+            "rms_norm_eps": 1e-05,
+            "hidden_act": "silu",
+            "bos_token_id": 1,
+            "eos_token_id": 2,
         },
     },
     # Qwen3-0.6B: q/k RMSNorm, explicit head_dim 128 (heads*head_dim = 2048 != hidden 1024), tied
     "qwen3-0.6b": {
         "real_layers": 28,
         "config": {
-            "model_type": "qwen3", "hidden_size": 1024, "intermediate_size": 3072,
-            "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128,
-            "vocab_size": 151936, "num_hidden_layers": 4, "tie_word_embeddings": True,
-            "max_position_embeddings": 40960, "rope_theta": 1000000, "rms_norm_eps": 1e-06,
-            "hidden_act": "silu", "attention_bias": False, "use_sliding_window": False,
-            "bos_token_id": 151643, "eos_token_id": 151645,
+            "model_type": "qwen3",
+            "hidden_size": 1024,
+            "intermediate_size": 3072,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "vocab_size": 151936,
+            "num_hidden_layers": 4,
+            "tie_word_embeddings": True,
+            "max_position_embeddings": 40960,
+            "rope_theta": 1000000,
+            "rms_norm_eps": 1e-06,
+            "hidden_act": "silu",
+            "attention_bias": False,
+            "use_sliding_window": False,
+            "bos_token_id": 151643,
+            "eos_token_id": 151645,
         },
     },
     # Qwen3-30B-A3B: MoE, 128 experts (not reduced), top-8, fused 3-D expert weights in transformers 5
     "qwen3-30b-a3b": {
         "real_layers": 48,
         "config": {
-            "model_type": "qwen3_moe", "hidden_size": 2048, "intermediate_size": 6144,
-            "moe_intermediate_size": 768, "num_experts": 128, "num_experts_per_tok": 8,
-            "norm_topk_prob": True, "decoder_sparse_step": 1, "mlp_only_layers": [],
-            "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 128,
-            "vocab_size": 151936, "num_hidden_layers": 2, "tie_word_embeddings": False,
-            "max_position_embeddings": 40960, "rope_theta": 1000000.0, "rms_norm_eps": 1e-06,
-            "hidden_act": "silu", "attention_bias": False, "use_sliding_window": False,
-            "output_router_logits": False, "router_aux_loss_coef": 0.001,
-            "bos_token_id": 151643, "eos_token_id": 151645,
+            "model_type": "qwen3_moe",
+            "hidden_size": 2048,
+            "intermediate_size": 6144,
+            "moe_intermediate_size": 768,
+            "num_experts": 128,
+            "num_experts_per_tok": 8,
+            "norm_topk_prob": True,
+            "decoder_sparse_step": 1,
+            "mlp_only_layers": [],
+            "num_attention_heads": 32,
+            "num_key_value_heads": 4,
+            "head_dim": 128,
+            "vocab_size": 151936,
+            "num_hidden_layers": 2,
+            "tie_word_embeddings": False,
+            "max_position_embeddings": 40960,
+            "rope_theta": 1000000.0,
+            "rms_norm_eps": 1e-06,
+            "hidden_act": "silu",
+            "attention_bias": False,
+            "use_sliding_window": False,
+            "output_router_logits": False,
+            "router_aux_loss_coef": 0.001,
+            "bos_token_id": 151643,
+            "eos_token_id": 151645,
         },
     },
     # Gemma-3-1B: MQA (1 kv head), head_dim 256, vocab 262144, 5 sliding(512) : 1 full layers
     "gemma-3-1b": {
         "real_layers": 26,
         "config": {
-            "model_type": "gemma3_text", "hidden_size": 1152, "intermediate_size": 6912,
-            "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256,
-            "vocab_size": 262144, "num_hidden_layers": 6,
+            "model_type": "gemma3_text",
+            "hidden_size": 1152,
+            "intermediate_size": 6912,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 1,
+            "head_dim": 256,
+            "vocab_size": 262144,
+            "num_hidden_layers": 6,
             "layer_types": ["sliding_attention"] * 5 + ["full_attention"],
-            "sliding_window": 512, "query_pre_attn_scalar": 256, "rope_theta": 1000000,
-            "rope_local_base_freq": 10000, "max_position_embeddings": 32768,
-            "hidden_activation": "gelu_pytorch_tanh", "rms_norm_eps": 1e-06,
-            "attn_logit_softcapping": None, "final_logit_softcapping": None, "tie_word_embeddings": True,
-            "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0,
+            "sliding_window": 512,
+            "query_pre_attn_scalar": 256,
+            "rope_theta": 1000000,
+            "rope_local_base_freq": 10000,
+            "max_position_embeddings": 32768,
+            "hidden_activation": "gelu_pytorch_tanh",
+            "rms_norm_eps": 1e-06,
+            "attn_logit_softcapping": None,
+            "final_logit_softcapping": None,
+            "tie_word_embeddings": True,
+            "bos_token_id": 2,
+            "eos_token_id": 1,
+            "pad_token_id": 0,
         },
     },
     # Gemma-2-2B: logit soft-capping (attention 50, final 30), alternating sliding(4096)/full layers
     "gemma-2-2b": {
         "real_layers": 26,
         "config": {
-            "model_type": "gemma2", "hidden_size": 2304, "intermediate_size": 9216,
-            "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
-            "vocab_size": 256000, "num_hidden_layers": 2,
+            "model_type": "gemma2",
+            "hidden_size": 2304,
+            "intermediate_size": 9216,
+            "num_attention_heads": 8,
+            "num_key_value_heads": 4,
+            "head_dim": 256,
+            "vocab_size": 256000,
+            "num_hidden_layers": 2,
             "layer_types": ["sliding_attention", "full_attention"],
-            "sliding_window": 4096, "query_pre_attn_scalar": 256, "attn_logit_softcapping": 50.0,
-            "final_logit_softcapping": 30.0, "hidden_activation": "gelu_pytorch_tanh",
-            "rms_norm_eps": 1e-06, "rope_theta": 10000.0, "max_position_embeddings": 8192,
-            "tie_word_embeddings": True, "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0,
+            "sliding_window": 4096,
+            "query_pre_attn_scalar": 256,
+            "attn_logit_softcapping": 50.0,
+            "final_logit_softcapping": 30.0,
+            "hidden_activation": "gelu_pytorch_tanh",
+            "rms_norm_eps": 1e-06,
+            "rope_theta": 10000.0,
+            "max_position_embeddings": 8192,
+            "tie_word_embeddings": True,
+            "bos_token_id": 2,
+            "eos_token_id": 1,
+            "pad_token_id": 0,
         },
     },
     # Phi-3-mini-4k: fused qkv_proj and gate_up_proj, MHA, vocab 32064
     "phi-3-mini-4k": {
         "real_layers": 32,
         "config": {
-            "model_type": "phi3", "hidden_size": 3072, "intermediate_size": 8192,
-            "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 32064,
-            "num_hidden_layers": 2, "tie_word_embeddings": False, "max_position_embeddings": 4096,
-            "original_max_position_embeddings": 4096, "rope_theta": 10000.0, "rms_norm_eps": 1e-05,
-            "hidden_act": "silu", "sliding_window": 2047, "bos_token_id": 1, "eos_token_id": 32000,
+            "model_type": "phi3",
+            "hidden_size": 3072,
+            "intermediate_size": 8192,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 32,
+            "vocab_size": 32064,
+            "num_hidden_layers": 2,
+            "tie_word_embeddings": False,
+            "max_position_embeddings": 4096,
+            "original_max_position_embeddings": 4096,
+            "rope_theta": 10000.0,
+            "rms_norm_eps": 1e-05,
+            "hidden_act": "silu",
+            "sliding_window": 2047,
+            "bos_token_id": 1,
+            "eos_token_id": 32000,
             "pad_token_id": 32000,
         },
     },
@@ -145,19 +252,40 @@ ARCHS: dict[str, dict] = {
         "real_vision_depth": 32,
         "multimodal": True,
         "config": {
-            "model_type": "qwen2_5_vl", "hidden_size": 2048, "intermediate_size": 11008,
-            "num_attention_heads": 16, "num_key_value_heads": 2, "num_hidden_layers": 2,
-            "vocab_size": 151936, "tie_word_embeddings": True, "rms_norm_eps": 1e-06,
-            "rope_theta": 1000000.0, "max_position_embeddings": 128000, "hidden_act": "silu",
+            "model_type": "qwen2_5_vl",
+            "hidden_size": 2048,
+            "intermediate_size": 11008,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 2,
+            "num_hidden_layers": 2,
+            "vocab_size": 151936,
+            "tie_word_embeddings": True,
+            "rms_norm_eps": 1e-06,
+            "rope_theta": 1000000.0,
+            "max_position_embeddings": 128000,
+            "hidden_act": "silu",
             "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
-            "bos_token_id": 151643, "eos_token_id": 151645, "vision_start_token_id": 151652,
-            "vision_end_token_id": 151653, "vision_token_id": 151654, "image_token_id": 151655,
+            "bos_token_id": 151643,
+            "eos_token_id": 151645,
+            "vision_start_token_id": 151652,
+            "vision_end_token_id": 151653,
+            "vision_token_id": 151654,
+            "image_token_id": 151655,
             "video_token_id": 151656,
             "vision_config": {
-                "depth": 4, "hidden_act": "silu", "hidden_size": 1280, "intermediate_size": 3420,
-                "num_heads": 16, "in_chans": 3, "out_hidden_size": 2048, "patch_size": 14,
-                "spatial_merge_size": 2, "window_size": 112, "fullatt_block_indexes": [3],
-                "tokens_per_second": 2, "temporal_patch_size": 2,
+                "depth": 4,
+                "hidden_act": "silu",
+                "hidden_size": 1280,
+                "intermediate_size": 3420,
+                "num_heads": 16,
+                "in_chans": 3,
+                "out_hidden_size": 2048,
+                "patch_size": 14,
+                "spatial_merge_size": 2,
+                "window_size": 112,
+                "fullatt_block_indexes": [3],
+                "tokens_per_second": 2,
+                "temporal_patch_size": 2,
             },
         },
     },
@@ -171,9 +299,20 @@ LORA_TARGETS = {
 
 def _scenario(**kw) -> dict:
     base = {
-        "mode": None, "dtype": None, "batch": None, "prompt_len": None, "gen_len": None, "seq_len": None,
-        "optimizer": None, "optimizer_impl": None, "grad_checkpointing": False, "lora": None,
-        "attn_impl": "sdpa", "k": None, "completion_len": None, "beta": None,
+        "mode": None,
+        "dtype": None,
+        "batch": None,
+        "prompt_len": None,
+        "gen_len": None,
+        "seq_len": None,
+        "optimizer": None,
+        "optimizer_impl": None,
+        "grad_checkpointing": False,
+        "lora": None,
+        "attn_impl": "sdpa",
+        "k": None,
+        "completion_len": None,
+        "beta": None,
     }
     base.update(kw)
     return base
@@ -190,7 +329,9 @@ def _lora(targets: str, arch: str) -> dict:
 
 def inference(arch, attn, B, S, G=8, experts_impl=None):
     cid = f"infer/{arch}/{attn}/bf16/B{B}-S{S}-G{G}" + (f"/experts-{experts_impl}" if experts_impl else "")
-    sc = _scenario(mode="inference", dtype="bf16", batch=B, prompt_len=S, gen_len=G, seq_len=S + G, attn_impl=attn)
+    sc = _scenario(
+        mode="inference", dtype="bf16", batch=B, prompt_len=S, gen_len=G, seq_len=S + G, attn_impl=attn
+    )
     if experts_impl:
         sc["experts_impl"] = experts_impl
     return {"id": cid, "arch": arch, "scenario": sc}
@@ -202,18 +343,37 @@ def inference_mm(arch, attn, image_px, text_tokens=40, G=8):
     n_img = (grid // 2) * (grid // 2)
     S = text_tokens + 2 + n_img  # text + <vision_start> + image pads + <vision_end>
     cid = f"infer-mm/{arch}/{attn}/bf16/B1-img{image_px}-T{text_tokens}-G{G}"
-    sc = _scenario(mode="inference", dtype="bf16", batch=1, prompt_len=S, gen_len=G, seq_len=S + G, attn_impl=attn)
-    sc["image"] = {"count": 1, "height": image_px, "width": image_px, "grid_thw": [1, grid, grid],
-                   "vit_patches": grid * grid, "image_tokens": n_img, "text_tokens": text_tokens,
-                   "pixel_values_dtype": "bf16"}
+    sc = _scenario(
+        mode="inference", dtype="bf16", batch=1, prompt_len=S, gen_len=G, seq_len=S + G, attn_impl=attn
+    )
+    sc["image"] = {
+        "count": 1,
+        "height": image_px,
+        "width": image_px,
+        "grid_thw": [1, grid, grid],
+        "vit_patches": grid * grid,
+        "image_tokens": n_img,
+        "text_tokens": text_tokens,
+        "pixel_values_dtype": "bf16",
+    }
     return {"id": cid, "arch": arch, "scenario": sc}
 
 
 def train(arch, dtype, B, S, opt="adamw", gc=False, momentum=None, attn="sdpa"):
     optname = opt if opt != "sgd" else f"sgd-m{momentum}"
-    cid = f"train/{arch}/{dtype}/{optname}/{'gc' if gc else 'nogc'}/B{B}-S{S}" + ("" if attn == "sdpa" else f"/{attn}")
-    sc = _scenario(mode="train_full", dtype=dtype, batch=B, seq_len=S, optimizer=opt, optimizer_impl="foreach",
-                   grad_checkpointing=gc, attn_impl=attn)
+    cid = f"train/{arch}/{dtype}/{optname}/{'gc' if gc else 'nogc'}/B{B}-S{S}" + (
+        "" if attn == "sdpa" else f"/{attn}"
+    )
+    sc = _scenario(
+        mode="train_full",
+        dtype=dtype,
+        batch=B,
+        seq_len=S,
+        optimizer=opt,
+        optimizer_impl="foreach",
+        grad_checkpointing=gc,
+        attn_impl=attn,
+    )
     if opt == "sgd":
         sc["momentum"] = momentum
     return {"id": cid, "arch": arch, "scenario": sc}
@@ -222,8 +382,17 @@ def train(arch, dtype, B, S, opt="adamw", gc=False, momentum=None, attn="sdpa"):
 def lora(arch, targets, B, S, gc=False, attn="sdpa"):
     experts = "grouped_mm" if ARCHS[arch]["config"]["model_type"] == "qwen3_moe" else None
     cid = f"lora/{arch}/{targets}/{'gc' if gc else 'nogc'}/B{B}-S{S}" + ("" if attn == "sdpa" else f"/{attn}")
-    sc = _scenario(mode="train_lora", dtype="bf16", batch=B, seq_len=S, optimizer="adamw", optimizer_impl="foreach",
-                   grad_checkpointing=gc, lora=_lora(targets, arch), attn_impl=attn)
+    sc = _scenario(
+        mode="train_lora",
+        dtype="bf16",
+        batch=B,
+        seq_len=S,
+        optimizer="adamw",
+        optimizer_impl="foreach",
+        grad_checkpointing=gc,
+        lora=_lora(targets, arch),
+        attn_impl=attn,
+    )
     if experts:
         sc["experts_impl"] = experts
     return {"id": cid, "arch": arch, "scenario": sc}
@@ -231,13 +400,29 @@ def lora(arch, targets, B, S, gc=False, attn="sdpa"):
 
 def grpo(arch, kind, k, P, C, gc=False, beta=0.04):
     cid = f"grpo/{arch}/{kind}/{'gc' if gc else 'nogc'}/k{k}-P{P}-C{C}"
-    sc = _scenario(mode="grpo", dtype="bf16", batch=1, prompt_len=P, gen_len=C, seq_len=P + C,
-                   optimizer="adamw", optimizer_impl="foreach", grad_checkpointing=gc,
-                   lora=_lora("attn", arch) if kind == "lora" else None, k=k, completion_len=C, beta=beta)
-    sc["grpo"] = {"beta": beta, "temperature": 1.0,
-                  "ref_model": "adapters disabled" if kind == "lora" else "separate copy",
-                  "logprob_impl": "trl.selective_log_softmax", "logits_to_keep": C + 1,
-                  "generation": "do_sample=True, top_k=0, top_p=1.0, eval mode, DynamicCache"}
+    sc = _scenario(
+        mode="grpo",
+        dtype="bf16",
+        batch=1,
+        prompt_len=P,
+        gen_len=C,
+        seq_len=P + C,
+        optimizer="adamw",
+        optimizer_impl="foreach",
+        grad_checkpointing=gc,
+        lora=_lora("attn", arch) if kind == "lora" else None,
+        k=k,
+        completion_len=C,
+        beta=beta,
+    )
+    sc["grpo"] = {
+        "beta": beta,
+        "temperature": 1.0,
+        "ref_model": "adapters disabled" if kind == "lora" else "separate copy",
+        "logprob_impl": "trl.selective_log_softmax",
+        "logits_to_keep": C + 1,
+        "generation": "do_sample=True, top_k=0, top_p=1.0, eval mode, DynamicCache",
+    }
     return {"id": cid, "arch": arch, "scenario": sc}
 
 
@@ -311,7 +496,9 @@ def select(cases: list[dict], pattern: str | None) -> list[dict]:
     if not pattern:
         return cases
     if any(ch in pattern for ch in "*?[") and not pattern.startswith("re:"):
-        return [c for c in cases if fnmatch.fnmatch(c["id"], pattern) or fnmatch.fnmatch(c["id"], f"*{pattern}*")]
+        return [
+            c for c in cases if fnmatch.fnmatch(c["id"], pattern) or fnmatch.fnmatch(c["id"], f"*{pattern}*")
+        ]
     rx = re.compile(pattern[3:] if pattern.startswith("re:") else re.escape(pattern))
     return [c for c in cases if rx.search(c["id"])]
 

@@ -22,13 +22,13 @@ import sys
 import tempfile
 import time
 import weakref
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import cases as case_defs  # noqa: E402
-
 
 # ============================================================================ helpers (no torch import at module level
 # so that `--help` / `--list` work everywhere)
@@ -96,9 +96,7 @@ def fast_random_init(seed: int = 0):
         return pools[dtype]
 
     def fill(t, scale, shift):
-        if (
-            t.device.type != "cpu" or not t.is_floating_point() or t.numel() < 65536 or not t.is_contiguous()
-        ):
+        if t.device.type != "cpu" or not t.is_floating_point() or t.numel() < 65536 or not t.is_contiguous():
             return False
         p = pool(t.dtype)
         flat = t.view(-1)
@@ -106,7 +104,9 @@ def fast_random_init(seed: int = 0):
         c = min(n, 1_000_003)  # prime period: tiles do not line up with row lengths
         off = rng.randrange(0, p.numel() - c + 1)
         with torch.no_grad():
-            block = (p[off : off + c].to(torch.float32, copy=True) * scale + shift).to(t.dtype)  # never in place on the pool
+            block = (p[off : off + c].to(torch.float32, copy=True) * scale + shift).to(
+                t.dtype
+            )  # never in place on the pool
             m = n // c
             flat[: m * c].view(m, c).copy_(block.expand(m, c))  # one op: ~10x faster than a loop
             if n - m * c:
@@ -143,8 +143,14 @@ def fast_random_init(seed: int = 0):
             del torch.Tensor.uniform_
 
 
-def build_model(arch_config: dict, dtype, attn_impl: str, experts_impl: str | None = None, seed: int = 0,
-                multimodal: bool = False):
+def build_model(
+    arch_config: dict,
+    dtype,
+    attn_impl: str,
+    experts_impl: str | None = None,
+    seed: int = 0,
+    multimodal: bool = False,
+):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
@@ -286,8 +292,12 @@ def _lora_model(model, lora_sc):
     from peft import LoraConfig, get_peft_model
 
     cfg = LoraConfig(
-        r=lora_sc["r"], lora_alpha=lora_sc["alpha"], lora_dropout=lora_sc.get("dropout", 0.0),
-        target_modules=lora_sc["target_modules"], bias="none", task_type="CAUSAL_LM",
+        r=lora_sc["r"],
+        lora_alpha=lora_sc["alpha"],
+        lora_dropout=lora_sc.get("dropout", 0.0),
+        target_modules=lora_sc["target_modules"],
+        bias="none",
+        task_type="CAUSAL_LM",
     )
     return get_peft_model(model, cfg)
 
@@ -313,11 +323,16 @@ def _mm_inputs(sc, cfgd, device):
     grid_thw = torch.tensor([[t, gh, gw]], device=device)
     half = img["text_tokens"] // 2
     text = _rand_ids(1, img["text_tokens"], 150000, "cpu")
-    ids = torch.cat([
-        text[:, :half], torch.tensor([[cfgd["vision_start_token_id"]]]),
-        torch.full((1, img["image_tokens"]), cfgd["image_token_id"]),
-        torch.tensor([[cfgd["vision_end_token_id"]]]), text[:, half:],
-    ], dim=1).to(device)
+    ids = torch.cat(
+        [
+            text[:, :half],
+            torch.tensor([[cfgd["vision_start_token_id"]]]),
+            torch.full((1, img["image_tokens"]), cfgd["image_token_id"]),
+            torch.tensor([[cfgd["vision_end_token_id"]]]),
+            text[:, half:],
+        ],
+        dim=1,
+    ).to(device)
     return ids, pixel_values, grid_thw
 
 
@@ -326,7 +341,9 @@ def run_inference(case, device, tracker, ctx):
 
     sc, cfgd = case["scenario"], case["arch_config"]
     mm = "image" in sc
-    model = build_model(cfgd, torch.bfloat16, sc["attn_impl"], sc.get("experts_impl"), multimodal=mm).to(device)
+    model = build_model(cfgd, torch.bfloat16, sc["attn_impl"], sc.get("experts_impl"), multimodal=mm).to(
+        device
+    )
     model.eval()
     B, S, G = sc["batch"], sc["prompt_len"], sc["gen_len"]
     extra_inputs = {}
@@ -342,7 +359,7 @@ def run_inference(case, device, tracker, ctx):
     ctx["weights_bytes"] = _storage_bytes(model.parameters())
     ctx["buffers_bytes"] = _storage_bytes(model.buffers())
     _register_model(tracker, model)
-    tracker.register([ids, mask] + list(extra_inputs.values()), "inputs")
+    tracker.register([ids, mask, *extra_inputs.values()], "inputs")
     gp = GenerationPhases(tracker, model)
     vision_hooks = []
     visual = getattr(getattr(model, "model", None), "visual", None) if mm else None
@@ -355,8 +372,13 @@ def run_inference(case, device, tracker, ctx):
     ctx["before_run"]()
     with ctx["tracking"]():
         out = model.generate(
-            ids, attention_mask=mask, max_new_tokens=G, min_new_tokens=G, do_sample=False,
-            pad_token_id=_pad_id(cfgd), **extra_inputs,
+            ids,
+            attention_mask=mask,
+            max_new_tokens=G,
+            min_new_tokens=G,
+            do_sample=False,
+            pad_token_id=_pad_id(cfgd),
+            **extra_inputs,
         )
         tracker.set_phase("done")
     gp.remove()
@@ -365,11 +387,15 @@ def run_inference(case, device, tracker, ctx):
     assert out.shape == (B, S + G), out.shape
     ctx["kv_cache_bytes_end"] = gp.kv_bytes_last
     cfg = model.config
-    ctx["extra"].update({
-        "cache_class": gp.cache_class, "n_forward_calls": gp.n_forward, "output_shape": list(out.shape),
-        "experts_impl": getattr(cfg, "_experts_implementation", None),
-        "attn_impl_effective": getattr(cfg, "_attn_implementation", None),
-    })
+    ctx["extra"].update(
+        {
+            "cache_class": gp.cache_class,
+            "n_forward_calls": gp.n_forward,
+            "output_shape": list(out.shape),
+            "experts_impl": getattr(cfg, "_experts_implementation", None),
+            "attn_impl_effective": getattr(cfg, "_attn_implementation", None),
+        }
+    )
 
 
 def run_train(case, device, tracker, ctx):
@@ -418,15 +444,17 @@ def run_train(case, device, tracker, ctx):
         tracker.set_phase("zero_grad")
         opt.zero_grad(set_to_none=True)
         tracker.set_phase("done")
-    ctx["extra"].update({
-        "trainable_param_dtypes": sorted({str(p.dtype).replace("torch.", "") for p in params}),
-        "optimizer_defaults": _opt_defaults(opt),
-        "experts_impl": getattr(getattr(model, "config", None), "_experts_implementation", None),
-        "grad_checkpointing_kwargs": gc_kwargs if sc["grad_checkpointing"] else None,
-        "zero_grad": "set_to_none after step (grads do not exist during forward)",
-        "autocast": "torch.autocast(bf16) around forward only" if autocast else None,
-        "loss": loss_val,
-    })
+    ctx["extra"].update(
+        {
+            "trainable_param_dtypes": sorted({str(p.dtype).replace("torch.", "") for p in params}),
+            "optimizer_defaults": _opt_defaults(opt),
+            "experts_impl": getattr(getattr(model, "config", None), "_experts_implementation", None),
+            "grad_checkpointing_kwargs": gc_kwargs if sc["grad_checkpointing"] else None,
+            "zero_grad": "set_to_none after step (grads do not exist during forward)",
+            "autocast": "torch.autocast(bf16) around forward only" if autocast else None,
+            "loss": loss_val,
+        }
+    )
 
 
 def _selective_log_softmax(logits, index):
@@ -439,7 +467,7 @@ def _selective_log_softmax(logits, index):
         lse = torch.stack([torch.logsumexp(lg, dim=-1) for lg in logits])
         return selected - lse
     rows = []
-    for row_logits, row_labels in zip(logits, index):
+    for row_logits, row_labels in zip(logits, index, strict=True):
         row_logps = F.log_softmax(row_logits, dim=-1)
         rows.append(row_logps.gather(dim=-1, index=row_labels.unsqueeze(-1)).squeeze(-1))
     return torch.stack(rows)
@@ -447,7 +475,9 @@ def _selective_log_softmax(logits, index):
 
 def _per_token_logps(model, input_ids, attention_mask, logits_to_keep, temperature=1.0):
     """As TRL GRPOTrainer._get_per_token_logps: keep logits_to_keep+1 positions, drop the last."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=logits_to_keep + 1).logits
+    logits = model(
+        input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=logits_to_keep + 1
+    ).logits
     logits = logits[:, :-1, :]
     ids = input_ids[:, -logits_to_keep:]
     logits = logits[:, -logits_to_keep:]
@@ -496,8 +526,15 @@ def run_grpo(case, device, tracker, ctx):
         gp = GenerationPhases(tracker, hf_model, prefix="rollout_")
         with torch.no_grad():
             seqs = policy.generate(
-                input_ids=prompt, attention_mask=pmask, max_new_tokens=C, min_new_tokens=C, do_sample=True,
-                temperature=1.0, top_k=0, top_p=1.0, pad_token_id=_pad_id(cfgd),
+                input_ids=prompt,
+                attention_mask=pmask,
+                max_new_tokens=C,
+                min_new_tokens=C,
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                top_p=1.0,
+                pad_token_id=_pad_id(cfgd),
             )
         gp.remove()
         kv_end = gp.kv_bytes_last
@@ -535,12 +572,16 @@ def run_grpo(case, device, tracker, ctx):
         opt.zero_grad(set_to_none=True)
         tracker.set_phase("done")
     ctx["kv_cache_bytes_end"] = kv_end
-    ctx["extra"].update({
-        "trainable_param_dtypes": sorted({str(p.dtype).replace("torch.", "") for p in params}),
-        "optimizer_defaults": _opt_defaults(opt),
-        "seqs_shape": list(seqs.shape), "cache_class": gp.cache_class, "loss": loss_val,
-        "grad_checkpointing_kwargs": {"use_reentrant": False} if sc["grad_checkpointing"] else None,
-    })
+    ctx["extra"].update(
+        {
+            "trainable_param_dtypes": sorted({str(p.dtype).replace("torch.", "") for p in params}),
+            "optimizer_defaults": _opt_defaults(opt),
+            "seqs_shape": list(seqs.shape),
+            "cache_class": gp.cache_class,
+            "loss": loss_val,
+            "grad_checkpointing_kwargs": {"use_reentrant": False} if sc["grad_checkpointing"] else None,
+        }
+    )
 
 
 RUNNERS = {"inference": run_inference, "train_full": run_train, "train_lora": run_train, "grpo": run_grpo}
@@ -561,7 +602,9 @@ def _cuda_context_probe():
         try:
             r = subprocess.run(
                 ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
-                capture_output=True, text=True, timeout=30,
+                capture_output=True,
+                text=True,
+                timeout=30,
             )
             used_before = int(r.stdout.strip().splitlines()[0]) * 1024 * 1024
         except Exception:
@@ -665,9 +708,8 @@ def run_case(case_id: str, device: str, threads: int, profile_allocator: bool) -
             prof_cm = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
             tracker.on_phase = _phase_marker
         holder["t0"] = time.time()
-        with prof_cm as prof:
-            with tracker:
-                yield
+        with prof_cm as prof, tracker:
+            yield
         tracker.on_phase = None
         holder["seconds"] = time.time() - holder["t0"]
         holder["status_after"] = _proc_status()
@@ -686,15 +728,17 @@ def run_case(case_id: str, device: str, threads: int, profile_allocator: bool) -
         alloc = _allocator_peak(holder["prof"], s["baseline_bytes"])
     alloc = alloc or {}
     if device == "cuda":
-        cuda_info.update({
-            "max_memory_allocated_bytes": torch.cuda.max_memory_allocated(),
-            "max_memory_reserved_bytes": torch.cuda.max_memory_reserved(),
-            "memory_allocated_start_bytes": holder.get("cuda_alloc_start"),
-            "memory_reserved_start_bytes": holder.get("cuda_reserved_start"),
-            "memory_allocated_end_bytes": torch.cuda.memory_allocated(),
-            "note": "max_memory_allocated includes everything allocated before the run (weights, optimizer "
-                    "state); context_bytes is outside PyTorch's allocator",
-        })
+        cuda_info.update(
+            {
+                "max_memory_allocated_bytes": torch.cuda.max_memory_allocated(),
+                "max_memory_reserved_bytes": torch.cuda.max_memory_reserved(),
+                "memory_allocated_start_bytes": holder.get("cuda_alloc_start"),
+                "memory_reserved_start_bytes": holder.get("cuda_reserved_start"),
+                "memory_allocated_end_bytes": torch.cuda.memory_allocated(),
+                "note": "max_memory_allocated includes everything allocated before the run (weights, optimizer "
+                "state); context_bytes is outside PyTorch's allocator",
+            }
+        )
     vers = _versions()
     measured = {
         "peak_bytes": s["peak_bytes"],
@@ -711,12 +755,15 @@ def run_case(case_id: str, device: str, threads: int, profile_allocator: bool) -
         "allocator_events": alloc.get("allocator_events"),
         "allocator_peak_phase": alloc.get("allocator_peak_phase"),
         "allocator_phase_peaks_bytes": alloc.get("allocator_phase_peaks_bytes"),
-        "rss": None if device == "cuda" else {
+        "rss": None
+        if device == "cuda"
+        else {
             "rss_before_bytes": holder.get("rss_before"),
             "rss_after_bytes": st.get("VmRSS"),
             "hwm_bytes": st.get("VmHWM") if holder.get("hwm_reset") else None,
             "hwm_minus_rss_before_bytes": (st["VmHWM"] - holder["rss_before"])
-            if holder.get("hwm_reset") and st.get("VmHWM") and holder.get("rss_before") else None,
+            if holder.get("hwm_reset") and st.get("VmHWM") and holder.get("rss_before")
+            else None,
             "note": "process-level, includes malloc caching and non-tensor memory; CPU only",
         },
         "cuda": cuda_info,
@@ -795,11 +842,18 @@ def main(argv=None):
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=300, help="seconds per case")
-    ap.add_argument("--no-allocator-profile", action="store_true",
-                    help="skip the torch.profiler allocator trace (CPU only; saves time)")
+    ap.add_argument(
+        "--no-allocator-profile",
+        action="store_true",
+        help="skip the torch.profiler allocator trace (CPU only; saves time)",
+    )
     ap.add_argument("--list", action="store_true", help="print the selected case ids and exit")
-    ap.add_argument("--isolation", choices=("fork", "subprocess"), default=None,
-                    help="how each case gets its own process (default: fork on cpu, subprocess on cuda)")
+    ap.add_argument(
+        "--isolation",
+        choices=("fork", "subprocess"),
+        default=None,
+        help="how each case gets its own process (default: fork on cpu, subprocess on cuda)",
+    )
     ap.add_argument("--run-case", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--result-file", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -827,13 +881,11 @@ def main(argv=None):
         # import the heavy libraries once; every case still runs in its own (forked) process
         import multiprocessing as mp
 
-        import torch  # noqa: F401
+        import torch
         import transformers  # noqa: F401
 
-        try:
+        with contextlib.suppress(ImportError):
             import peft  # noqa: F401
-        except ImportError:
-            pass
         mpctx = mp.get_context("fork")
 
     order = [c["id"] for c in case_defs.all_cases()]
@@ -846,8 +898,10 @@ def main(argv=None):
         t0 = time.time()
         if isolation == "fork":
             errf = tmp + ".err"
-            proc = mpctx.Process(target=_child, args=(c["id"], args.device, args.threads,
-                                                      not args.no_allocator_profile, tmp, errf))
+            proc = mpctx.Process(
+                target=_child,
+                args=(c["id"], args.device, args.threads, not args.no_allocator_profile, tmp, errf),
+            )
             proc.start()
             proc.join(args.timeout)
             if proc.is_alive():
@@ -856,12 +910,22 @@ def main(argv=None):
                 ok, err = False, f"timeout after {args.timeout}s"
             else:
                 ok = proc.exitcode == 0 and os.path.getsize(tmp) > 0
-                err = open(errf).read()[-3000:] if os.path.exists(errf) else f"exit code {proc.exitcode}"
+                err = Path(errf).read_text()[-3000:] if os.path.exists(errf) else f"exit code {proc.exitcode}"
             if os.path.exists(errf):
                 os.unlink(errf)
         else:
-            cmd = [sys.executable, os.path.abspath(__file__), "--run-case", c["id"], "--device", args.device,
-                   "--threads", str(args.threads), "--result-file", tmp]
+            cmd = [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--run-case",
+                c["id"],
+                "--device",
+                args.device,
+                "--threads",
+                str(args.threads),
+                "--result-file",
+                tmp,
+            ]
             if args.no_allocator_profile:
                 cmd.append("--no-allocator-profile")
             try:
@@ -878,14 +942,19 @@ def main(argv=None):
             recs = sorted(existing.values(), key=lambda r: order.index(r["id"]) if r["id"] in order else 1e9)
             _write(args.out, recs)
             m = rec["measured"]
-            print(f"[{i + 1}/{len(selected)}] {c['id']}: peak {m['peak_bytes'] / 2**20:.1f} MiB at "
-                  f"{m['peak_where']['phase']}/{m['peak_where']['op']} ({dt:.1f}s)", flush=True)
+            print(
+                f"[{i + 1}/{len(selected)}] {c['id']}: peak {m['peak_bytes'] / 2**20:.1f} MiB at "
+                f"{m['peak_where']['phase']}/{m['peak_where']['op']} ({dt:.1f}s)",
+                flush=True,
+            )
         else:
             failures.append({"id": c["id"], "error": err})
             print(f"[{i + 1}/{len(selected)}] {c['id']}: FAILED ({dt:.1f}s)\n{err}", flush=True)
         os.unlink(tmp)
-    print(f"done: {len(selected) - len(failures)} ok, {len(failures)} failed, {time.time() - t_all:.0f}s total",
-          flush=True)
+    print(
+        f"done: {len(selected) - len(failures)} ok, {len(failures)} failed, {time.time() - t_all:.0f}s total",
+        flush=True,
+    )
     return 1 if failures else 0
 
 

@@ -55,7 +55,12 @@ def test_matmul_output():
     assert s["baseline_bytes"] == (64 * 128 + 128 * 32) * 4
     assert s["peak_bytes"] - s["baseline_bytes"] == 64 * 32 * 4
     assert s["top_activations_at_peak"][0] == {
-        "op": "mm.default", "shape": [64, 32], "dtype": "float32", "count": 1, "bytes": 8192}
+        "op": "mm.default",
+        "shape": [64, 32],
+        "dtype": "float32",
+        "count": 1,
+        "bytes": 8192,
+    }
     assert c.shape == (64, 32)
 
 

@@ -41,7 +41,7 @@ import gc
 import time
 import weakref
 from collections import defaultdict
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -73,7 +73,7 @@ def _storage_of(t: torch.Tensor):
 
 
 class _Entry:
-    __slots__ = ("nbytes", "tag", "op", "shape", "dtype", "phase", "op_index", "late")
+    __slots__ = ("dtype", "late", "nbytes", "op", "op_index", "phase", "shape", "tag")
 
     def __init__(self, nbytes, tag, op, shape, dtype, phase, op_index, late=False):
         self.nbytes = nbytes
@@ -150,7 +150,9 @@ class MemoryTracker(TorchDispatchMode):
             self.phase_peaks[phase] = self.current
 
     # ------------------------------------------------------------------ core accounting
-    def _add(self, t: torch.Tensor, op: str, tag: str = "activations_other", force_tag=False, late=False) -> int:
+    def _add(
+        self, t: torch.Tensor, op: str, tag: str = "activations_other", force_tag=False, late=False
+    ) -> int:
         if t.device.type != self.device_type:
             return 0
         st = _storage_of(t)
@@ -167,7 +169,9 @@ class MemoryTracker(TorchDispatchMode):
                 e.tag = tag
             return 0
         nb = st.nbytes()
-        e = _Entry(nb, tag, op, tuple(t.shape), str(t.dtype).replace("torch.", ""), self.phase, self.op_index, late)
+        e = _Entry(
+            nb, tag, op, tuple(t.shape), str(t.dtype).replace("torch.", ""), self.phase, self.op_index, late
+        )
         self.live[key] = e
         self.current += nb
         f = weakref.finalize(st, self._on_free, key, e)
