@@ -536,3 +536,14 @@ def test_server_refuses_traversal_and_variants(server: int) -> None:
     assert get(server, "/nope.js")[0] == 404
     status, h, _ = get(server, "/vendor")
     assert status == 301 and h["location"] == "/vendor/"
+
+
+# --- bench (not run in CI: only its command line is checked) -----------------------------------------------------
+def test_bench_run_help() -> None:
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "--quick" in proc.stdout and "report" in proc.stdout

@@ -7,7 +7,9 @@
  *   await engine.call(op, payload)     -> the `result` of vram_insight.web_api.call(op, JSON)
  *                                         rejects with Error(message) and `.field` (string|null) when the engine
  *                                         answers {"ok": false, ...}; `.op` names the op
- *   engine.stats                       { boot_ms, last_call_ms, calls, timings }
+ *   engine.stats                       { boot_ms, last_call_ms, calls, timings, started_at_ms, ready_at_ms }
+ *                                         timings: the worker's boot phases (ms) and heap_bytes (wasm memory);
+ *                                         *_at_ms: performance.now() of this document (0 = navigation start)
  *
  * Importing this module starts the worker at once (build.py also puts it in <head> so the worker starts before
  * the UI's code). payload may be an object (serialised here) or a JSON string. Calls made while the engine is
@@ -33,7 +35,7 @@ const pending = new Map();
 let nextId = 1;
 let worker = null;
 
-const stats = { boot_ms: null, last_call_ms: null, calls: 0, timings: null };
+const stats = { boot_ms: null, last_call_ms: null, calls: 0, timings: null, started_at_ms: Math.round(t0), ready_at_ms: null };
 
 function setState(state, detail) {
   engine.state = state;
@@ -105,7 +107,8 @@ function onMessage(event) {
   } else if (msg.type === "ready") {
     if (engine.state === "error") return;
     clearTimeout(timer);
-    stats.boot_ms = Math.round(performance.now() - t0);
+    stats.ready_at_ms = Math.round(performance.now());
+    stats.boot_ms = Math.round(stats.ready_at_ms - t0);
     stats.timings = msg.timings || null;
     engine.info = msg.info;
     setState("ready", msg.info);

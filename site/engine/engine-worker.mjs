@@ -69,6 +69,8 @@ async function boot({ indexURL, packages, wheels, module }) {
     throw new Error(`engine info check failed: ${msg}`);
   }
   timings.total_ms = now() - t0;
+  // Size of the wasm linear memory after boot (it only grows): the engine's memory footprint in the worker.
+  timings.heap_bytes = pyodide._module?.HEAP8?.length ?? null;
   engineCall = (op, payload) => call(op, payload);
   return { info: infoReply.result, timings };
 }
