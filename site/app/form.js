@@ -42,8 +42,10 @@ function fieldControl(f, value, ctx) {
   let control;
   if (f.type === "select") {
     let options = f.options;
-    if (f.key === "weights") options = ctx.catalog.weight_formats || WEIGHT_FORMATS;
-    if (f.key === "kv_cache_dtype") options = ctx.catalog.kv_cache_dtypes || KV_DTYPES;
+    // The engine's catalog lists formats as {id, label, bits}; the built-in fallback lists are plain ids.
+    const ids = (list) => list.map((o) => (typeof o === "string" ? o : o.id));
+    if (f.key === "weights") options = ids(ctx.catalog.weight_formats || WEIGHT_FORMATS);
+    if (f.key === "kv_cache_dtype") options = ids(ctx.catalog.kv_cache_dtypes || KV_DTYPES);
     if (!options.includes(value)) options = [...options, value];
     control = h(
       "select",
