@@ -15,8 +15,17 @@ from .schemas import EstimateRequest, EstimateResult, Fit, Inverse, Recommendati
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 
 
-def fit(result: EstimateResult, gpu: GpuEntry) -> Fit:
-    cap = gpu.memory_bytes
+def usable_bytes(req: EstimateRequest, gpu: GpuEntry) -> int:
+    """Memory the workload may use on one GPU: vLLM only takes gpu_memory_utilization of it."""
+    if req.runtime == "vllm" and (
+        req.mode == "inference" or (req.mode == "multimodal" and req.task == "inference")
+    ):
+        return int(gpu.memory_bytes * req.gpu_memory_utilization)
+    return gpu.memory_bytes
+
+
+def fit(result: EstimateResult, gpu: GpuEntry, req: EstimateRequest | None = None) -> Fit:
+    cap = usable_bytes(req, gpu) if req else gpu.memory_bytes
     need = result.total_bytes
     return Fit(
         gpu=gpu.id,
@@ -66,7 +75,7 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
             if entry is None:
                 continue
             result, strategy = entry
-            need, cap = result.total_bytes, gpu.memory_bytes
+            need, cap = result.total_bytes, usable_bytes(req, gpu)
             if need > cap:
                 continue
             options.append(
@@ -173,7 +182,7 @@ def _max_fitting(req: EstimateRequest, field: str, cap: int, lo: int, hi: int) -
 
 def inverse(req: EstimateRequest, gpu: GpuEntry) -> Inverse:
     """Largest batch, context and concurrency that fit ``req.gpus`` × ``gpu``."""
-    cap = gpu.memory_bytes
+    cap = usable_bytes(req, gpu)
     notes: list[str] = []
     model = resolve_model(req)
     ctx_limit = model.info.context_length or 1 << 20
@@ -268,7 +277,7 @@ def report(req: EstimateRequest) -> Report:
     gpu = load_catalog().gpu(req.gpu) if req.gpu else None
     return Report(
         estimate=result,
-        fit=fit(result, gpu) if gpu else None,
+        fit=fit(result, gpu, req) if gpu else None,
         recommendations=recommend(req),
         inverse=inverse(req, gpu) if gpu else None,
         throughput=throughput(req, result, gpu) if gpu else None,
