@@ -2,7 +2,8 @@
 
 /**
  * h("div.card#id", {attrs}, children...) -> Element.
- * attrs: "class", "text", "on*" handlers, "dataset", boolean attributes, other attributes as strings.
+ * attrs: "class", "text", "on*" handlers, "dataset", "style" (set through the CSSOM, see setStyle), boolean
+ * attributes, other attributes as strings.
  */
 export function h(tag, attrs, ...children) {
   const m = /^([a-z0-9]+)((?:[.#][\w-]+)*)$/i.exec(tag);
@@ -22,6 +23,7 @@ export function h(tag, attrs, ...children) {
     if (k === "text") el.textContent = String(v);
     else if (k === "class") el.className = v;
     else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k === "style") setStyle(el, v);
     else if (k === "testid") el.setAttribute("data-testid", v);
     else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
     else if (k === "value" && "value" in el) el.value = v;
@@ -48,12 +50,33 @@ export function clear(el) {
   return el;
 }
 
+/**
+ * Inline styles through the CSSOM (el.style), never a `style` attribute: the site's CSP (`style-src 'self'`, no
+ * 'unsafe-inline') blocks style attributes but not CSSOM changes. `styles`: {width: "40%", "--x": "1"} or a
+ * CSS text ("width: 40%").
+ */
+export function setStyle(el, styles) {
+  if (typeof styles === "string") {
+    el.style.cssText = styles;
+    return el;
+  }
+  for (const [prop, value] of Object.entries(styles || {})) {
+    if (value === undefined || value === null || value === false) {
+      el.style.removeProperty(prop.startsWith("--") ? prop : prop.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+    }
+    else if (prop.startsWith("--") || prop.includes("-")) el.style.setProperty(prop, String(value));
+    else el.style[prop] = String(value);
+  }
+  return el;
+}
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 export function s(tag, attrs, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null) continue;
     if (k === "text") el.textContent = String(v);
+    else if (k === "style") setStyle(el, v);
     else el.setAttribute(k, String(v));
   }
   for (const c of children.flat(Infinity)) {
