@@ -264,6 +264,7 @@ def start_server(build: Any, site: Path, counter: ByteCounter) -> tuple[Any, str
         self.wfile = _CountingWriter(self.wfile, counter, self)
 
     httpd = build.make_server(site, 0)
+    httpd.handle_error = lambda request, client_address: None  # closed contexts reset connections: not news
     httpd.RequestHandlerClass = type("CountingHandler", (httpd.RequestHandlerClass,), {"setup": setup})
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/"

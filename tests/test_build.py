@@ -145,19 +145,86 @@ def test_not_a_wheel(tmp_path: Path) -> None:
 
 
 def test_repack_stored_keeps_contents(tmp_path: Path) -> None:
-    src = make_wheel(tmp_path / "a-1.0-py3-none-any.whl", "a", "1.0", [], {"a/__init__.py": "x = 1\n" * 100})
+    files = {"a/z.py": "x = 1\n" * 100, "a/__init__.pyc": "c", "a/data.json": "{}", "a/b.py": "y = 2\n"}
+    src = make_wheel(tmp_path / "a-1.0-py3-none-any.whl", "a", "1.0", [], files)
     stored = build.repack_stored(src.read_bytes())
     with zipfile.ZipFile(io.BytesIO(stored)) as zs, zipfile.ZipFile(src) as zo:
-        assert zs.namelist() == zo.namelist()
+        assert sorted(zs.namelist()) == sorted(zo.namelist())
         assert all(i.compress_type == zipfile.ZIP_STORED for i in zs.infolist())
         assert all(zs.read(n) == zo.read(n) for n in zo.namelist())
+        # grouped by type (brotli compresses like files better side by side), .dist-info last
+        assert zs.namelist()[:4] == ["a/data.json", "a/b.py", "a/z.py", "a/__init__.pyc"]
+        assert all(".dist-info/" in n for n in zs.namelist()[4:])
+
+
+def test_trim_wheel_drops_members_and_fixes_record(tmp_path: Path) -> None:
+    files = {
+        "pydantic/__init__.py": "x = 1\n",
+        "pydantic/v1/__init__.py": "old = 1\n",
+        "pydantic/mypy.py": "plugin = 1\n",
+        "pydantic/_c.pyi": "def f() -> int: ...\n",
+        "pydantic-2.0.dist-info/licenses/LICENSE": "MIT\n",
+        "pydantic-2.0.dist-info/sboms/x.json": "{}",
+    }
+    src = make_wheel(
+        tmp_path / "pydantic-2.0-py3-none-any.whl", "pydantic", "2.0", ["typing-extensions"], files
+    )
+    # a real RECORD and a long description
+    with zipfile.ZipFile(src) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members["pydantic-2.0.dist-info/METADATA"] += b"\n# Changelog\n" + b"lots of text\n" * 1000
+    members["pydantic-2.0.dist-info/RECORD"] = (
+        "".join(f"{n},sha256=old,1\n" for n in members if not n.endswith("RECORD")).encode()
+        + b"pydantic-2.0.dist-info/RECORD,,\n"
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for n, d in members.items():
+            zf.writestr(n, d)
+    data, removed = build.trim_wheel(buf.getvalue())
+    assert removed == 4
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    names = set(zf.namelist())
+    assert "pydantic/__init__.py" in names and "pydantic-2.0.dist-info/licenses/LICENSE" in names
+    assert not any(n.startswith(("pydantic/v1/", "pydantic/mypy")) or n.endswith(".pyi") for n in names)
+    meta = zf.read("pydantic-2.0.dist-info/METADATA").decode()
+    assert "Changelog" not in meta and "Requires-Dist: typing-extensions" in meta
+    rows = zf.read("pydantic-2.0.dist-info/RECORD").decode().splitlines()
+    listed = {r.split(",")[0]: r for r in rows}
+    assert set(listed) == names
+    init = zf.read("pydantic/__init__.py")
+    assert listed["pydantic/__init__.py"] == f"pydantic/__init__.py,{build.record_hash(init)},{len(init)}"
+    assert listed["pydantic-2.0.dist-info/RECORD"] == "pydantic-2.0.dist-info/RECORD,,"
+
+
+def test_minify_round_trips_and_drops_docstrings() -> None:
+    ns: dict = {}
+    exec(build.PYCOMPILE_PY, ns)
+    src = (
+        b'"""Module doc."""\n# a comment\nimport os  # trailing\n\n\nclass A:\n    """Class doc."""\n\n'
+        b'    def f(self, x=\'s\'):\n        """Only a docstring."""\n\n    def g(self):\n'
+        b'        return f"{os.sep!r:>3}"  # note\n'
+    )
+    out = ns["_minify"](src, "m.py")
+    assert out is not None and b"doc" not in out and b"#" not in out
+    scope: dict = {}
+    exec(compile(out, "m.py", "exec"), scope)
+    assert scope["A"].__doc__ is None and scope["A"]().f() is None and scope["A"]().g() == f"{'/'!r:>3}"
 
 
 # --- sha256 verification ---------------------------------------------------------------------------------------
 def test_trim_stdlib(tmp_path: Path) -> None:
     buf = io.BytesIO()
     keep = ["json/__init__.py", "encodings/utf_8.py", "encodings/cp437.py", "typing.py", "email/__init__.py"]
+    keep += ["logging/__init__.py", "ctypes/_layout.py", "_pylong.py", "stringprep.py", "json/decoder.py"]
     drop = ["unittest/case.py", "pdb.py", "encodings/cp1251.py", "encodings/big5.py", "xml/dom/minidom.py"]
+    drop += [
+        "optparse.py",
+        "logging/handlers.py",
+        "tomllib/_parser.py",
+        "json/tool.py",
+        "asyncio/__main__.py",
+    ]
     with zipfile.ZipFile(buf, "w") as zf:
         for n in keep + drop:
             zf.writestr(n, "x = 1\n")
