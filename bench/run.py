@@ -298,7 +298,7 @@ async ({ n, field, start }) => {
   const shown = () => document.querySelector("[data-testid=total-value]")?.dataset.totalBytes;
   const live = () => document.querySelector("[data-testid=result-status]")?.dataset.status === "live";
   const nextFrame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(performance.now()), 0)));
-  const out = { ui: [], dom: [], engine: [], direct: [] };
+  const out = { ui: [], dom: [], engine: [], python: [], direct: [], direct_python: [] };
   for (let i = 0; i < n; i++) {
     const before = shown();
     const done = new Promise((resolve) => {
@@ -316,6 +316,7 @@ async ({ n, field, start }) => {
     out.dom.push(tDom === null ? null : tDom - t0);
     out.ui.push(tDom === null ? null : tFrame - t0);
     out.engine.push(app.perf.last);
+    out.python.push(app.engine.stats.last_engine_ms);
     await new Promise((r) => setTimeout(r, 30));
   }
   // The engine alone: the same report request straight to the worker (no debounce, no rendering).
@@ -324,6 +325,7 @@ async ({ n, field, start }) => {
     const t0 = performance.now();
     await app.engine.call("report", { ...req, seq_len: start + 96 * i });
     out.direct.push(performance.now() - t0);
+    out.direct_python.push(app.engine.stats.last_engine_ms);
   }
   return out;
 }
@@ -545,7 +547,9 @@ def scenario_recalc(browser: Any, url: str, n: int) -> dict[str, Any]:
             "ui": stats(res["ui"]),
             "dom": stats(res["dom"]),
             "engine_call_in_ui": stats(res["engine"]),
+            "python_in_ui": stats(res["python"]),
             "engine_call_direct": stats(res["direct"]),
+            "python_direct": stats(res["direct_python"]),
             "timeouts": sum(1 for x in res["ui"] if x is None),
         }
     finally:
@@ -813,8 +817,12 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"| input → numbers on screen | {rc['ui']['median']} ms | {rc['ui']['p95']} ms | {rc['ui']['max']} ms |",
                 f"| engine call as the UI made it | {rc['engine_call_in_ui']['median']} ms |"
                 f" {rc['engine_call_in_ui']['p95']} ms | {rc['engine_call_in_ui']['max']} ms |",
+                f"| … of which in Python (worker) | {rc['python_in_ui']['median']} ms |"
+                f" {rc['python_in_ui']['p95']} ms | {rc['python_in_ui']['max']} ms |",
                 f"| engine call alone (`report`, worker round trip) | {rc['engine_call_direct']['median']} ms |"
                 f" {rc['engine_call_direct']['p95']} ms | {rc['engine_call_direct']['max']} ms |",
+                f"| … of which in Python (worker) | {rc['python_direct']['median']} ms |"
+                f" {rc['python_direct']['p95']} ms | {rc['python_direct']['max']} ms |",
                 "",
                 f"The UI debounces input by {rc['ui_debounce_ms']} ms (site/app/main.js RECALC_MS) before it calls"
                 " the engine, so input → screen ≥ that debounce + one engine call.",

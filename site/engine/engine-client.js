@@ -7,7 +7,8 @@
  *   await engine.call(op, payload)     -> the `result` of vram_insight.web_api.call(op, JSON)
  *                                         rejects with Error(message) and `.field` (string|null) when the engine
  *                                         answers {"ok": false, ...}; `.op` names the op
- *   engine.stats                       { boot_ms, last_call_ms, calls, timings, started_at_ms, ready_at_ms }
+ *   engine.stats                       { boot_ms, last_call_ms, last_engine_ms, calls, timings, started_at_ms,
+ *                                           ready_at_ms }   last_call_ms: round trip; last_engine_ms: in Python
  *                                         timings: the worker's boot phases (ms) and heap_bytes (wasm memory);
  *                                         *_at_ms: performance.now() of this document (0 = navigation start)
  *
@@ -35,7 +36,15 @@ const pending = new Map();
 let nextId = 1;
 let worker = null;
 
-const stats = { boot_ms: null, last_call_ms: null, calls: 0, timings: null, started_at_ms: Math.round(t0), ready_at_ms: null };
+const stats = {
+  boot_ms: null,
+  last_call_ms: null,
+  last_engine_ms: null,
+  calls: 0,
+  timings: null,
+  started_at_ms: Math.round(t0),
+  ready_at_ms: null,
+};
 
 function setState(state, detail) {
   engine.state = state;
@@ -91,6 +100,7 @@ function onMessage(event) {
     if (!entry) return;
     pending.delete(msg.id);
     stats.last_call_ms = performance.now() - entry.started;
+    stats.last_engine_ms = typeof msg.ms === "number" ? msg.ms : null;
     stats.calls += 1;
     let reply;
     try {

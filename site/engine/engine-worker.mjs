@@ -4,7 +4,7 @@
  *   main -> worker  {type: "init", indexURL, packages, wheels, module}   once, right after the worker starts
  *   main -> worker  {type: "call", id, op, payload}                 payload is a JSON string
  *   worker -> main  {type: "ready", info, timings}                  `info` is web_api.call("info") 's result
- *   worker -> main  {type: "reply", id, reply}                      reply is web_api's JSON string
+ *   worker -> main  {type: "reply", id, reply, ms}                  reply is web_api's JSON string; ms: time in Python
  *   worker -> main  {type: "fatal", message, stack}                 boot failed; the worker is useless
  * Calls that arrive before the engine is ready wait for it.
  *
@@ -77,13 +77,14 @@ async function boot({ indexURL, packages, wheels, module }) {
 
 function handleCall({ id, op, payload }) {
   let reply;
+  const t0 = now();
   try {
     reply = engineCall(String(op), typeof payload === "string" ? payload : JSON.stringify(payload ?? {}));
   } catch (err) {
     // web_api.call never raises by contract; a Python crash (e.g. MemoryError) still gets a JSON reply.
     reply = JSON.stringify({ ok: false, error: { message: `engine crashed: ${err?.message || err}`, field: null } });
   }
-  self.postMessage({ type: "reply", id, reply });
+  self.postMessage({ type: "reply", id, reply, ms: now() - t0 });
 }
 
 self.addEventListener("message", (event) => {
