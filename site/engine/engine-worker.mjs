@@ -12,7 +12,13 @@
  * pyodide-lock.json (no micropip, no IndexedDB package cache, no CDN), so it works offline once the service
  * worker has precached the files.
  *
- * Why a plain module worker and not a PyScript worker. Both were measured on the same built site, served by
+ * Why a plain module worker and not a PyScript worker: PyScript 0.7.31 cannot run under the site's CSP. Its
+ * worker hooks (and its plugins' hooks) are compiled with Function() in the page and in the worker, which needs
+ * script-src 'unsafe-eval'; PyWorker(...) only succeeds under our CSP when it is called before PyScript's plugins
+ * have loaded (a race: 300 ms later it fails with an EvalError). bench/run.py --pyscript measures both workers
+ * (CSP bypassed) and records the CSP failure; docs/performance.md has the numbers.
+ *
+ * Earlier measurements. Both were measured on the same built site, served by
  * build.py's server, cold loads in fresh headless Debian Chromium 150 contexts, alternating A/B rounds on a
  * shared 2-core container (absolute times are noisy there; compare within a round):
  *   - PyScript 0.7.31 `PyWorker(engine.py, {config: {interpreter, packages, packages_cache: "passthrough"}})`
