@@ -803,7 +803,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         if warm and warm[0]["bytes_server"]["by_path"]:
             lines += [
                 "",
-                f"Repeat visit requests that reached the server: {warm[0]['bytes_server']['by_path']}",
+                "Repeat visit: requests that reached the server (bytes written, headers included):"
+                f" {warm[0]['bytes_server']['by_path']} — the browser's service-worker update check, a"
+                " conditional GET of sw.js answered 304 (headers only) when nothing changed.",
             ]
         rc = br.get("recalc") or {}
         lines += ["", "## Recalculation", ""]
