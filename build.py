@@ -872,7 +872,7 @@ def trimmed_wheels(sources: list[Path]) -> tuple[list[Path], list[str]]:
             paths.append(src)
             continue
         data = src.read_bytes()
-        folder = out_dir / sha256_bytes(data + WHEEL_DROP.pattern.encode())[:16]
+        folder = out_dir / sha256_bytes(data + f"{WHEEL_DROP.pattern}\0{PYCOMPILE_REV}".encode())[:16]
         dst = folder / src.name
         if not dst.is_file():
             trimmed, removed = trim_wheel(data)
