@@ -58,12 +58,16 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
     the count, so one estimate per count serves every GPU)."""
     catalog = load_catalog()
     by_count: dict[int, tuple[EstimateResult, str] | None] = {}
+    smallest = min(usable_bytes(req, g) for g in catalog.gpus.values())
     for count in GPU_COUNTS:
         scaled, strategy = _scaled_request(req, count)
         try:
             by_count[count] = (estimate(scaled), strategy)
         except (EstimateError, ValueError):
             by_count[count] = None
+            continue
+        if by_count[count][0].total_bytes <= smallest:
+            break  # every GPU already fits at this count: larger setups are never the smallest that fits
     options: list[Recommendation] = []
     for gpu in catalog.gpus.values():
         for count in GPU_COUNTS:
@@ -71,7 +75,7 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
                 break
             if count > gpu.max_per_node and count % 8:
                 continue
-            entry = by_count[count]
+            entry = by_count.get(count)
             if entry is None:
                 continue
             result, strategy = entry

@@ -16,7 +16,6 @@ const engineModule = import("../engine/engine-client.js").catch((err) => {
   return null;
 });
 
-const RECALC_MS = 150;
 const HISTORY_SAVE_MS = 1200;
 const THEME_KEY = "vram-insight:theme";
 
@@ -223,14 +222,30 @@ function applyPreset(id) {
 }
 
 // ------------------------------------------------------------------------------------------------ engine
-const debouncedRecalc = debounce(() => recalc(), RECALC_MS);
+// Recalculation is coalesced rather than debounced: a change starts a call at once when the worker is idle;
+// changes made while a call is in flight mark the inputs dirty, and one call for the latest inputs follows.
+// The worker never queues more than one stale call, and the numbers update within one engine round trip.
+let recalcInFlight = false;
+let recalcDirty = false;
 
-function scheduleRecalc(immediate = false) {
+function runRecalc() {
+  if (recalcInFlight) {
+    recalcDirty = true;
+    return;
+  }
+  recalcInFlight = true;
+  recalcDirty = false;
+  recalc().finally(() => {
+    recalcInFlight = false;
+    if (recalcDirty) runRecalc();
+  });
+}
+
+function scheduleRecalc() {
   app.version += 1; // inputs changed: any answer still in flight is for older inputs
   if (app.report) setStatus(app.engineState === "ready" ? "pending" : "waiting");
   else renderCurrent();
-  if (immediate) debouncedRecalc.flush();
-  else debouncedRecalc();
+  runRecalc();
 }
 
 async function recalc() {
@@ -244,7 +259,7 @@ async function recalc() {
   const t0 = performance.now();
   try {
     const report = await app.engine.call("report", req);
-    // Stale: a newer call was made, or the inputs changed since (a debounced call for them is pending).
+    // Stale: a newer call was made, or the inputs changed since (a call for them follows).
     if (seq !== app.seq || version !== app.version) return;
     app.perf.last = performance.now() - t0;
     app.perf.count += 1;
