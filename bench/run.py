@@ -826,8 +826,13 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"| … of which in Python (worker) | {rc['python_direct']['median']} ms |"
                 f" {rc['python_direct']['p95']} ms | {rc['python_direct']['max']} ms |",
                 "",
-                f"The UI debounces input by {rc['ui_debounce_ms']} ms (site/app/main.js RECALC_MS) before it calls"
-                " the engine, so input → screen ≥ that debounce + one engine call.",
+                (
+                    f"The UI debounces input by {rc['ui_debounce_ms']} ms (site/app/main.js RECALC_MS) before it calls"
+                    " the engine, so input → screen ≥ that debounce + one engine call."
+                    if rc.get("ui_debounce_ms")
+                    else "The UI calls the engine at once and coalesces changes made during a call (site/app/main.js"
+                    " runRecalc), so input → screen ≈ one engine call + rendering."
+                ),
             ]
         else:
             lines.append(f"failed: {rc.get('error')}")
