@@ -605,6 +605,11 @@ def training(
     )
     if req.mode == "training" and req.method != "full":
         ctx.assumptions.append("Training mode trains every parameter (method is a fine-tuning option)")
+    if method in ("full", "freeze") and req.weights not in ("bf16", "fp16", "fp32"):
+        ctx.warnings.append(
+            f"weight format {req.weights} is for inference and QLoRA: trained weights are kept in the "
+            f"{req.precision} convention instead"
+        )
     data_parallel = req.gpus // (req.tp * req.pp)
     plan = _train_plan(ctx, a, method, data_parallel)
     pc = count_params(a)
