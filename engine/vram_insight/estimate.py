@@ -720,9 +720,10 @@ def rl(
     base["weights"] += ref_weights
 
     if req.rl_algorithm == "dpo":
-        seqs, seq = 2 * req.batch_size, req.seq_len
+        seqs, seq = 2 * req.batch_size, req.prompt_len + req.completion_len
         ctx.assumptions.append(
-            "DPO: chosen and rejected sequences are concatenated → 2 × batch sequences per forward"
+            f"DPO: {req.batch_size} pair(s) of chosen + rejected sequences of {seq} tokens (prompt + completion), "
+            "concatenated → 2 × batch sequences per forward"
         )
         saved, _ = _saved_activations(sub, a, plan, seqs, seq)
         ce_fwd, ce_bwd = _ce_bytes(sub, a, seqs * seq, act_bytes)
@@ -736,15 +737,13 @@ def rl(
         phases.append(Phase("forward", _merge(base, {"activations": saved, "logits": ce_fwd})))
     else:
         k, prompt, comp = req.num_generations, req.prompt_len, req.completion_len
-        seqs = req.batch_size
+        # batch_size counts prompts; each prompt gets k completions, so TRL's per_device_train_batch_size
+        # (completions) is batch_size × k and always divisible by num_generations.
+        seqs = req.batch_size * k
         seq = prompt + comp
-        if seqs % k and (seqs * data_parallel) % k:
-            ctx.warnings.append(
-                f"TRL requires the global batch ({seqs} × {data_parallel} GPUs) to be divisible by num_generations ({k})"
-            )
         ctx.assumptions.append(
-            f"GRPO: {seqs} completions per device per step (per_device_train_batch_size), groups of k = {k}; "
-            f"prompt {prompt} + completion {comp} tokens"
+            f"GRPO: {req.batch_size} prompt(s) × k = {k} completions = {seqs} sequences per device per step "
+            f"(TRL per_device_train_batch_size = {seqs}); prompt {prompt} + completion {comp} tokens"
         )
         # Rollout.
         if req.generation_backend == "vllm":

@@ -254,7 +254,8 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
     else:
         tokens = req.batch_size * req.seq_len * max(1, req.gpus // (req.tp * req.pp))
         if req.mode == "grpo":
-            tokens = req.batch_size * (req.prompt_len + req.completion_len)
+            k = req.num_generations if req.rl_algorithm == "grpo" else 2  # completions per prompt / DPO pair
+            tokens = req.batch_size * k * (req.prompt_len + req.completion_len)
         trainable_share = result.params.trainable / max(pc.total, 1)
         # 2 FLOPs/param forward; backward 2× for activations (+2× for weight grads of trainable params).
         per_token = (

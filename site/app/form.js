@@ -278,7 +278,10 @@ export function updateVisibility(form, state) {
   const wl = workload(state);
   form.dataset.workload = wl;
   const bs = form.querySelector('.field[data-key="batch_size"] label');
-  if (bs) bs.textContent = wl === "inference" ? t("f.batch_size_inf") : t("f.batch_size");
+  if (bs) {
+    const key = wl === "inference" ? "f.batch_size_inf" : state.mode === "grpo" ? `f.batch_size_${state.rl_algorithm}` : "f.batch_size";
+    bs.textContent = t(key);
+  }
 }
 
 /** Put state values into controls (after a preset / link / history restore), leaving the focused one alone. */
