@@ -92,3 +92,11 @@ def test_web_api_ok_and_errors() -> None:
     assert rep["ok"] and rep["result"]["fit"]["fits"] and rep["result"]["recommendations"]
     parsed = json.loads(web_api.call("parse_config", json.dumps({"config": {"model_type": "llama"}})))
     assert not parsed["ok"] and "missing" in parsed["error"]["message"]
+
+
+def test_quick_op_matches_report() -> None:
+    payload = json.dumps({"model": "qwen2.5-7b", "mode": "finetune", "method": "qlora", "gpu": "rtx-4090"})
+    quick = json.loads(web_api.call("quick", payload))["result"]
+    full = json.loads(web_api.call("report", payload))["result"]
+    assert quick["estimate"]["total_bytes"] == full["estimate"]["total_bytes"]
+    assert quick["fit"] == full["fit"]

@@ -91,6 +91,19 @@ def _estimate(payload: dict[str, Any]) -> dict[str, Any]:
     return estimate(EstimateRequest.model_validate(payload)).model_dump(mode="json")
 
 
+def _quick(payload: dict[str, Any]) -> dict[str, Any]:
+    """The estimate and its fit on the chosen GPU only: what the UI shows first while ``report`` runs."""
+    from .planning import fit
+
+    req = EstimateRequest.model_validate(payload)
+    result = estimate(req)
+    gpu = load_catalog().gpu(req.gpu) if req.gpu else None
+    return {
+        "estimate": result.model_dump(mode="json"),
+        "fit": fit(result, gpu, req).model_dump(mode="json") if gpu else None,
+    }
+
+
 def _report(payload: dict[str, Any]) -> dict[str, Any]:
     return report(EstimateRequest.model_validate(payload)).model_dump(mode="json")
 
@@ -125,6 +138,7 @@ OPS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "info": _info,
     "catalog": _catalog,
     "estimate": _estimate,
+    "quick": _quick,
     "report": _report,
     "parse_config": _parse_config,
     "schema": _schema,

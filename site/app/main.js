@@ -258,6 +258,13 @@ async function recalc() {
   const version = app.version;
   const t0 = performance.now();
   try {
+    if (app.report) {
+      // Stage 1: the totals (estimate + fit, ~1–2 ms of Python) on screen at once; the planning answers
+      // (recommendations, inverse, throughput) of the previous result stay until the report replaces them.
+      const quick = await app.engine.call("quick", req);
+      if (seq !== app.seq || version !== app.version) return;
+      renderResult(resultBody(), { ...app.report, estimate: quick.estimate, fit: quick.fit }, req, "pending");
+    }
     const report = await app.engine.call("report", req);
     // Stale: a newer call was made, or the inputs changed since (a call for them follows).
     if (seq !== app.seq || version !== app.version) return;
