@@ -391,6 +391,22 @@ SECURITY_HEADERS: dict[str, str] = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+# The engine console (site/console/, a PyScript page) is the one path that needs 'unsafe-eval': PyScript 0.7.31
+# compiles its worker hooks with Function(), on the page and in its blob: worker (which inherits the page's
+# policy). Everything else in the policy stays as strict as the rest of the site. deploy/nginx.conf has the same
+# split (its `$vram_csp` map).
+CONSOLE_PATH = "console/"
+CONSOLE_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self' 'wasm-unsafe-eval';", "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval';", 1
+)
+
+
+def security_headers(rel_path: str) -> dict[str, str]:
+    """The security headers for a site-relative path: the console's relaxed CSP under console/, else the strict
+    one."""
+    if rel_path.lstrip("/").startswith(CONSOLE_PATH):
+        return {**SECURITY_HEADERS, "Content-Security-Policy": CONSOLE_CONTENT_SECURITY_POLICY}
+    return SECURITY_HEADERS
 
 
 class BuildError(RuntimeError):
@@ -1405,7 +1421,7 @@ def prerender(ctx: BuildContext) -> None:
         (mdir / mid).mkdir(exist_ok=True)
         (mdir / mid / "index.html").write_text(model_page(web_api, m, ctx.build_time), encoding="utf-8")
     (mdir / "index.html").write_text(models_index_page(models, ctx.build_time), encoding="utf-8")
-    pages = ["", "models/", *(f"models/{m['id']}/" for m in models)]
+    pages = ["", CONSOLE_PATH, "models/", *(f"models/{m['id']}/" for m in models)]
     (ctx.out / "sitemap.xml").write_text(sitemap_xml(pages, ctx.site_url))
     (ctx.out / "robots.txt").write_text(
         "User-agent: *\nAllow: /\n"
@@ -1428,6 +1444,19 @@ def runtime_config(wheels: list[WheelInfo]) -> dict[str, Any]:
     }
 
 
+CONSOLE_BLOCK = re.compile(r"/\*build:console\*/.*?/\*end:console\*/", re.S)
+
+
+def console_runtime_config(wheels: list[WheelInfo]) -> dict[str, Any]:
+    """What the engine console (site/console/console.js) needs: PyScript's folder, the Pyodide runtime folder and
+    the lock entries its PyScript worker loads (site-relative)."""
+    return {
+        "pyscript": f"{PYSCRIPT_DIR}/",
+        "pyodide": f"{PYODIDE_DIR}/",
+        "packages": sorted(canonical_name(w.name) for w in wheels),
+    }
+
+
 def copy_site(ctx: BuildContext) -> None:
     """Copy site/ (minus the PWA templates; index.html is pre-rendered separately)."""
     if not SITE.is_dir():
@@ -1445,6 +1474,13 @@ def copy_site(ctx: BuildContext) -> None:
             block = f"/*build:runtime*/{json.dumps(runtime_config(ctx.wheels))}/*end:runtime*/"
             text = RUNTIME_BLOCK.sub(lambda _m, b=block: b, text)
             dst.write_text(text, encoding="utf-8")
+        elif (
+            rel.parts[0] == CONSOLE_PATH.rstrip("/")
+            and src.suffix == ".js"
+            and "/*build:console*/" in (text := src.read_text(encoding="utf-8"))
+        ):
+            block = f"/*build:console*/{json.dumps(console_runtime_config(ctx.wheels))}/*end:console*/"
+            dst.write_text(CONSOLE_BLOCK.sub(lambda _m, b=block: b, text), encoding="utf-8")
         else:
             shutil.copyfile(src, dst)
 
@@ -1551,23 +1587,81 @@ def write_pwa(ctx: BuildContext) -> None:
     (ctx.out / "manifest.webmanifest").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
 
 
-def precache_paths(files: Iterable[str], skip_dirs: Iterable[str] = ()) -> list[str]:
-    """Site-relative paths the service worker precaches: the app shell, the runtime and the wheels.
+def precache_paths(
+    files: Iterable[str], skip_dirs: Iterable[str] = (), keep: Iterable[str] = ()
+) -> list[str]:
+    """Site-relative paths the service worker precaches: the app shell, the runtime and the wheels, and the engine
+    console's scripts.
 
     Not precached: the service worker itself, precompressed variants, health.json (always fresh), the static
-    model pages and SEO files (cached at runtime when visited), the page itself under its file name (it is
-    precached as ``./``) and ``skip_dirs`` (vendored runtimes the app does not use).
+    model pages, the console page and SEO files (pages other than the app are cached at runtime when visited),
+    the page itself under its file name (it is precached as ``./``) and ``skip_dirs`` (vendored runtimes the app
+    does not use) except the files listed in ``keep`` (the part of PyScript the console loads).
     """
     skip = tuple(d.rstrip("/") + "/" for d in skip_dirs)
-    keep = []
+    wanted = set(keep)
+    paths = []
     for f in sorted(files):
         p = PurePosixPath(f)
-        if f in {"sw.js", "health.json", "sitemap.xml", "robots.txt", "index.html"}:
+        if f in {
+            "sw.js",
+            "health.json",
+            "sitemap.xml",
+            "robots.txt",
+            "index.html",
+            f"{CONSOLE_PATH}index.html",
+        }:
             continue
-        if p.suffix in {".br", ".gz", ".map"} or p.parts[0] == "models" or f.startswith(skip):
+        if p.suffix in {".br", ".gz", ".map"} or p.parts[0] == "models":
             continue
-        keep.append(f)
-    return ["./", *keep]
+        if f.startswith(skip) and f not in wanted:
+            continue
+        paths.append(f)
+    return ["./", *paths]
+
+
+# PyScript chunks the engine console loads besides core.js and its static imports, by name (before the content
+# hash): the error plugin (imported even when the page's config disables it, to switch it off) and, in the worker,
+# the package graph PyScript checks `packages` against. The page's <py-config>/<mpy-config> disable every other
+# plugin; e2e/test_console.py checks that every file the console requests is precached.
+CONSOLE_PYSCRIPT_CHUNKS = ("error", "pyodide_graph")
+JS_STATIC_IMPORT = re.compile(r"""(?:\bfrom|\bimport)\s*["'](\./[\w.-]+\.js)["']""")
+JS_DYNAMIC_IMPORT = re.compile(r"""\bimport\s*\(\s*["'](\./[\w.-]+\.js)["']\s*\)""")
+
+
+def pyscript_console_files(pyscript_dir: Path, chunks: Iterable[str] = CONSOLE_PYSCRIPT_CHUNKS) -> list[str]:
+    """The files of a vendored PyScript ``dist/`` that the engine console loads, relative to ``pyscript_dir``:
+    core.js, every module it imports statically (transitively), and the ``chunks`` it imports dynamically (matched
+    by name, ``error`` for ``error-D2315lOB.js``) with their static imports."""
+    names = tuple(chunks)
+    chunk_re = re.compile(rf"^(?:{'|'.join(re.escape(n) for n in names)})-[\w-]{{8}}\.js$") if names else None
+    seen: list[str] = []
+    todo = ["core.js"]
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        path = pyscript_dir / name
+        if not path.is_file():
+            raise BuildError(
+                f"{pyscript_dir.name}/{name} is missing (imported by the engine console's PyScript)"
+            )
+        seen.append(name)
+        text = path.read_text(encoding="utf-8", errors="replace")
+        todo += [m[2:] for m in JS_STATIC_IMPORT.findall(text)]
+        todo += [
+            m[2:]
+            for m in JS_DYNAMIC_IMPORT.findall(text)
+            if chunk_re is not None and chunk_re.match(m[2:]) and (pyscript_dir / m[2:]).is_file()
+        ]
+    return sorted(seen)
+
+
+def console_precache(out: Path) -> list[str]:
+    """Site-relative paths of the vendored files only the engine console needs (none without a console page)."""
+    if not (out / CONSOLE_PATH / "index.html").is_file():
+        return []
+    return [f"{PYSCRIPT_DIR}/{name}" for name in pyscript_console_files(out / PYSCRIPT_DIR)]
 
 
 def unused_vendor_dirs(out: Path) -> list[str]:
@@ -1604,9 +1698,15 @@ def list_files(out: Path) -> list[str]:
 def write_service_worker(ctx: BuildContext) -> tuple[list[str], str]:
     files = list_files(ctx.out)
     skipped = unused_vendor_dirs(ctx.out)
+    console_files = console_precache(ctx.out)
     if skipped:
-        ctx.notes.append(f"not precached (unreferenced): {', '.join(skipped)}")
-    precache = precache_paths(files, skipped)
+        but = (
+            f" (but the {len(console_files)} PyScript files the engine console loads)"
+            if console_files
+            else ""
+        )
+        ctx.notes.append(f"not precached (unreferenced): {', '.join(skipped)}{but}")
+    precache = precache_paths(files, skipped, keep=console_files)
     entries = [(p, sha256_file(ctx.out / ("index.html" if p == "./" else p))) for p in precache]
     version = cache_version(entries)
     template = (SITE / "pwa" / "sw.template.js").read_text(encoding="utf-8")
@@ -1828,7 +1928,7 @@ class SiteHandler(BaseHTTPRequestHandler):
             "Content-Type": mime_type(rel),
             "Cache-Control": cache_control(rel),
             "Last-Modified": formatdate(mtime, usegmt=True),
-            **SECURITY_HEADERS,
+            **security_headers(rel),
         }
         if has_variants:
             headers["Vary"] = "Accept-Encoding"
