@@ -614,3 +614,185 @@ def test_bench_run_help() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "--quick" in proc.stdout and "report" in proc.stdout
+
+
+# --- the engine console (site/console/, a PyScript page) --------------------------------------------------------
+CONSOLE_SRC = ROOT / "site" / "console"
+GENERATED = {"manifest.webmanifest", "icons/icon.svg", "health.json"}  # written by later build steps
+
+
+def built_console(tmp_path: Path) -> Path:
+    """site/ copied the way the build copies it (the console's runtime block filled in)."""
+    whl = make_wheel(
+        tmp_path / "vram_insight-0.1.0-py3-none-any.whl", "vram-insight", "0.1.0", [], {"a.py": ""}
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    build.copy_site(build.BuildContext(out=out, wheels=[wheel_info(whl)]))
+    return out
+
+
+def test_console_csp_is_relaxed_for_the_console_path_only() -> None:
+    strict, relaxed = build.CONTENT_SECURITY_POLICY, build.CONSOLE_CONTENT_SECURITY_POLICY
+    assert "'unsafe-eval'" not in strict and "'wasm-unsafe-eval'" in strict
+    assert "'unsafe-eval'" in relaxed
+    assert relaxed.replace(" 'unsafe-eval'", "") == strict  # nothing else is relaxed
+    for path in ("console/", "console/index.html", "/console/console.js", "console/console_worker.py"):
+        assert build.security_headers(path)["Content-Security-Policy"] == relaxed, path
+    for path in (
+        "",
+        "index.html",
+        "app/main.js",
+        "models/llama/index.html",
+        "consoles/x.html",
+        "vendor/console/a",
+    ):
+        assert build.security_headers(path)["Content-Security-Policy"] == strict, path
+    assert build.SECURITY_HEADERS["Content-Security-Policy"] == strict  # the shared dict is left alone
+    for path in ("console/index.html", "index.html"):
+        rest = {k: v for k, v in build.security_headers(path).items() if k != "Content-Security-Policy"}
+        assert rest == {k: v for k, v in build.SECURITY_HEADERS.items() if k != "Content-Security-Policy"}
+
+
+def test_nginx_conf_sends_the_same_csp_split() -> None:
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    m = re.search(r"map \$uri \$vram_csp \{(.*?)\}", conf, re.S)
+    assert m, "deploy/nginx.conf has no $vram_csp map"
+    entries = dict(re.findall(r'^\s*(\S+)\s+"([^"]*)";', m.group(1), re.M))
+    assert entries == {
+        "default": build.CONTENT_SECURITY_POLICY,
+        '"~^/console/"': build.CONSOLE_CONTENT_SECURITY_POLICY,
+    }
+    # every Content-Security-Policy header nginx adds is the mapped one (the .br location included)
+    csp_lines = re.findall(r"add_header\s+Content-Security-Policy\s+(\S+)", conf)
+    assert csp_lines and set(csp_lines) == {"$vram_csp"}
+
+
+def test_built_console_references_only_same_origin_urls(tmp_path: Path) -> None:
+    out = built_console(tmp_path)
+    console = out / "console"
+    names = sorted(p.name for p in console.iterdir())
+    assert {"index.html", "console.js", "console.css", "console_worker.py", "examples.js"} <= set(names)
+    for f in console.iterdir():
+        text = f.read_text(encoding="utf-8")
+        assert "://" not in text, f"{f.name} names an absolute URL"
+        assert not re.search(r"""(?:src|href)\s*=\s*["']//""", text), f"{f.name} has a scheme-relative URL"
+    page = (console / "index.html").read_text(encoding="utf-8")
+    refs = re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']+)["']""", page)
+    assert "../styles.css" in refs and "console.js" in refs and "../" in refs
+    for ref in refs:
+        if ref.startswith("#"):
+            assert f'id="{ref[1:]}"' in page, ref
+            continue
+        assert not ref.startswith(("/", "data:", "javascript:")), ref
+        target = (console / ref).resolve()
+        assert target.is_relative_to(out.resolve()), ref
+        rel = target.relative_to(out.resolve()).as_posix()
+        assert target.exists() or rel in GENERATED, (
+            f"index.html references {ref}, which the build does not ship"
+        )
+    assert "<script>" not in page and " style=" not in page  # no inline script, no inline styles (strict CSP)
+    assert "micropip" not in page
+
+
+def test_built_console_runtime_block(tmp_path: Path) -> None:
+    src = (CONSOLE_SRC / "console.js").read_text(encoding="utf-8")
+    assert len(build.CONSOLE_BLOCK.findall(src)) == 1
+    built = (built_console(tmp_path) / "console" / "console.js").read_text(encoding="utf-8")
+    m = build.CONSOLE_BLOCK.search(built)
+    assert m
+    cfg = json.loads(m.group(0).removeprefix("/*build:console*/").removesuffix("/*end:console*/"))
+    assert cfg == {
+        "pyscript": f"{build.PYSCRIPT_DIR}/",
+        "pyodide": f"{build.PYODIDE_DIR}/",
+        "packages": ["vram-insight"],
+    }
+    assert 'packages_cache: "passthrough"' in built  # no micropip, no IndexedDB package cache
+    assert "version: interpreter" in built  # else PyScript loads Pyodide from its CDN
+
+
+def test_pyscript_console_files(tmp_path: Path) -> None:
+    d = tmp_path / "pyscript"
+    d.mkdir()
+    (d / "core.js").write_text('export{a as PyWorker}from"./core-AbCd1234.js";')
+    (d / "core-AbCd1234.js").write_text(
+        'import{x}from"./util-Zz9_-x1y.js";const p={error:()=>import("./error-D2315lOB.js"),'
+        'editor:()=>import("./py-editor-C4XsZtn7.js")};const g=()=>import("./pyodide_graph-CX6fRcVL.js");'
+        'const w="await(import(\\"./pyodide_graph-BqKJzFlw.js\\"))";'
+    )
+    (d / "util-Zz9_-x1y.js").write_text("export const x=1;")
+    (d / "error-D2315lOB.js").write_text('import"./core-AbCd1234.js";')
+    (d / "py-editor-C4XsZtn7.js").write_text('import("./codemirror-BDx3jn9j.js")')
+    (d / "pyodide_graph-CX6fRcVL.js").write_text("export default {}")
+    assert build.pyscript_console_files(d) == [
+        "core-AbCd1234.js",
+        "core.js",
+        "error-D2315lOB.js",
+        "pyodide_graph-CX6fRcVL.js",
+        "util-Zz9_-x1y.js",
+    ]
+    (d / "util-Zz9_-x1y.js").unlink()
+    with pytest.raises(build.BuildError, match=re.escape("util-Zz9_-x1y.js is missing")):
+        build.pyscript_console_files(d)
+
+
+def test_precache_keeps_the_console_files() -> None:
+    files = [
+        *FILES,
+        "console/index.html",
+        "console/index.html.br",
+        "console/console.js",
+        "console/console_worker.py",
+        "vendor/pyscript-0.7.31/core.js",
+        "vendor/pyscript-0.7.31/core-C9KDLldu.js",
+        "vendor/pyscript-0.7.31/py-editor-C4XsZtn7.js",
+        "vendor/micropython-1.28.0-6/micropython.wasm",
+    ]
+    keep = ["vendor/pyscript-0.7.31/core.js", "vendor/pyscript-0.7.31/core-C9KDLldu.js"]
+    pre = build.precache_paths(files, ["vendor/pyscript-0.7.31", "vendor/micropython-1.28.0-6"], keep)
+    assert "console/console.js" in pre and "console/console_worker.py" in pre
+    assert "console/index.html" not in pre  # a secondary page: cached when visited (network first)
+    assert set(keep) <= set(pre)
+    assert "vendor/pyscript-0.7.31/py-editor-C4XsZtn7.js" not in pre
+    assert not any("micropython" in p for p in pre)
+
+
+def test_console_examples_run_under_cpython(capsys: pytest.CaptureFixture[str]) -> None:
+    """The snippets offered in the console run under CPython with the engine (the browser runs them too, in
+    e2e/test_console.py); the default one prints what the brief's one-liner prints."""
+    from vram_insight import EstimateRequest
+    from vram_insight.estimate import estimate
+
+    src = (CONSOLE_SRC / "examples.js").read_text(encoding="utf-8")
+    snippets = dict(re.findall(r"const (\w+) = `(.*?)`;", src, re.S))
+    assert len(snippets) >= 3 and "ESTIMATE" in snippets
+    for name, code in snippets.items():
+        assert "${" not in code and "\\" not in code, f"{name}: keep the snippets free of JS escapes"
+        exec(compile(code, f"<example {name}>", "exec"), {"__name__": "__main__"})
+        assert capsys.readouterr().out.strip(), name
+    exec(compile(snippets["ESTIMATE"], "<example>", "exec"), {"__name__": "__main__"})
+    first = capsys.readouterr().out.splitlines()[0]
+    r = estimate(EstimateRequest(model="llama-3.1-8b", mode="inference", seq_len=8192))
+    assert first == f"{r.total_bytes / 1e9} GB"
+
+
+def test_server_sends_the_console_csp(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html><p>app</p>")
+    (tmp_path / "console").mkdir()
+    (tmp_path / "console" / "index.html").write_text("<!doctype html><p>console</p>")
+    (tmp_path / "console" / "index.html.br").write_bytes(b"BR")
+    (tmp_path / "console" / "console.js").write_text("export {};")
+    httpd = build.make_server(tmp_path, 0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    try:
+        for path, enc in (("/console/", "br"), ("/console/", None), ("/console/index.html", None)):
+            status, h, _ = get(port, path, {"Accept-Encoding": enc} if enc else None)
+            assert status == 200 and h["content-security-policy"] == build.CONSOLE_CONTENT_SECURITY_POLICY
+        assert get(port, "/console/", {"Accept-Encoding": "br"})[2] == b"BR"
+        assert "'unsafe-eval'" in get(port, "/console/console.js")[1]["content-security-policy"]
+        for path in ("/", "/index.html"):
+            assert get(port, path)[1]["content-security-policy"] == build.CONTENT_SECURITY_POLICY
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
