@@ -159,8 +159,8 @@ async function run() {
     for (const [stream, text] of reply.output) append(stream, text);
     stats.runs += 1;
     stats.last_run_ms = reply.ms;
-    const roundTrip = performance.now() - t0;
-    runInfo.textContent = `${reply.ok ? "Done" : "Error"} in ${formatMs(reply.ms)} (Python), ${formatMs(roundTrip)} in all`;
+    const roundTrip = formatMs(performance.now() - t0);
+    runInfo.textContent = `${reply.ok ? "Done" : "Error"} in ${formatMs(reply.ms)} (Python), ${roundTrip} in all`;
     if (!reply.output.length) append("note", "(no output)\n");
     output.dataset.state = reply.ok ? "ok" : "error";
   } catch (err) {
