@@ -100,3 +100,13 @@ def test_quick_op_matches_report() -> None:
     full = json.loads(web_api.call("report", payload))["result"]
     assert quick["estimate"]["total_bytes"] == full["estimate"]["total_bytes"]
     assert quick["fit"] == full["fit"]
+
+
+def test_package_exports_the_functions() -> None:
+    import vram_insight.estimate  # noqa: F401  (the submodule of the same name is loaded first)
+    from vram_insight import EstimateRequest, estimate, report
+
+    assert callable(estimate) and callable(report)
+    # bf16 weights (2 × 8,030,261,248 B) + 8192 tokens × 131,072 B/token of KV are part of the total
+    total = estimate(EstimateRequest(model="llama-3.1-8b", seq_len=8192, gpu=None)).total_bytes
+    assert total > 2 * 8_030_261_248 + 8192 * 131_072

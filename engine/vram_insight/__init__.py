@@ -7,30 +7,12 @@ multimodal models. Pure Python; pydantic v2 is the only runtime dependency (runs
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
+# Bound eagerly: `estimate` is also the name of a submodule, and a lazy attribute would lose to the submodule
+# once anything imported it (`from vram_insight import estimate` would then give the module).
+from .estimate import estimate
+from .planning import report
+from .schemas import EstimateRequest, EstimateResult, Report
+
 __all__ = ["EstimateRequest", "EstimateResult", "Report", "__version__", "estimate", "report"]
-
-if TYPE_CHECKING:
-    from .estimate import estimate
-    from .planning import report
-    from .schemas import EstimateRequest, EstimateResult, Report
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy exports keep `import vram_insight` cheap (the CLI and the browser worker import submodules on demand).
-    if name == "estimate":
-        from .estimate import estimate
-
-        return estimate
-    if name == "report":
-        from .planning import report
-
-        return report
-    if name in ("EstimateRequest", "EstimateResult", "Report"):
-        from . import schemas
-
-        return getattr(schemas, name)
-    raise AttributeError(name)
