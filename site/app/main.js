@@ -222,49 +222,80 @@ function applyPreset(id) {
 }
 
 // ------------------------------------------------------------------------------------------------ engine
-// Recalculation is coalesced rather than debounced: a change starts a call at once when the worker is idle;
-// changes made while a call is in flight mark the inputs dirty, and one call for the latest inputs follows.
-// The worker never queues more than one stale call, and the numbers update within one engine round trip.
-let recalcInFlight = false;
-let recalcDirty = false;
+// Recalculation runs in two stages. The totals come from the engine's fast "quick" op (estimate + fit, ~1–2 ms
+// of Python) as soon as an input changes; the full "report" (recommendations, inverse, throughput: ~15 ms)
+// follows once the inputs have been still for REPORT_DELAY_MS. Engine calls are coalesced, not queued: a change
+// made while a call is in flight marks that stage pending, and one call for the latest inputs follows.
+const REPORT_DELAY_MS = 120;
+let engineBusy = false;
+const pending = { quick: false, report: false };
 
-function runRecalc() {
-  if (recalcInFlight) {
-    recalcDirty = true;
-    return;
-  }
-  recalcInFlight = true;
-  recalcDirty = false;
-  recalc().finally(() => {
-    recalcInFlight = false;
-    if (recalcDirty) runRecalc();
+function pump() {
+  if (engineBusy) return;
+  const kind = pending.quick ? "quick" : pending.report ? "report" : null;
+  if (!kind) return;
+  pending[kind] = false;
+  engineBusy = true;
+  (kind === "quick" ? recalcQuick() : recalc()).finally(() => {
+    engineBusy = false;
+    pump();
   });
 }
 
-function scheduleRecalc() {
+const reportSoon = debounce(() => {
+  pending.report = true;
+  pump();
+}, REPORT_DELAY_MS);
+
+function scheduleRecalc(immediate = false) {
   app.version += 1; // inputs changed: any answer still in flight is for older inputs
   if (app.report) setStatus(app.engineState === "ready" ? "pending" : "waiting");
   else renderCurrent();
-  runRecalc();
+  if (!app.report || immediate) {
+    // First result, presets, links, tab switches: the full report at once.
+    reportSoon.cancel();
+    pending.report = true;
+  } else {
+    pending.quick = true;
+    reportSoon();
+  }
+  pump();
 }
 
-async function recalc() {
-  if (!app.engine || app.engineState !== "ready") {
-    if (app.report) setStatus("waiting");
-    return;
-  }
+function engineReady() {
+  if (app.engine && app.engineState === "ready") return true;
+  if (app.report) setStatus("waiting");
+  return false;
+}
+
+async function recalcQuick() {
+  if (!engineReady()) return;
   const req = toRequest(app.state);
   const seq = ++app.seq;
   const version = app.version;
   const t0 = performance.now();
   try {
-    if (app.report) {
-      // Stage 1: the totals (estimate + fit, ~1–2 ms of Python) on screen at once; the planning answers
-      // (recommendations, inverse, throughput) of the previous result stay until the report replaces them.
-      const quick = await app.engine.call("quick", req);
-      if (seq !== app.seq || version !== app.version) return;
-      renderResult(resultBody(), { ...app.report, estimate: quick.estimate, fit: quick.fit }, req, "pending");
-    }
+    const quick = await app.engine.call("quick", req);
+    if (seq !== app.seq || version !== app.version) return;
+    app.perf.last = performance.now() - t0;
+    app.errors = {};
+    // The previous report's planning answers stay (marked pending) until the full report replaces them.
+    renderResult(resultBody(), { ...app.report, estimate: quick.estimate, fit: quick.fit }, req, "pending");
+    showErrors(form(), app.errors);
+    renderEngineStatus();
+  } catch (err) {
+    reportSoon.cancel(); // the report would fail the same way
+    handleEngineError(err, seq, version, t0);
+  }
+}
+
+async function recalc() {
+  if (!engineReady()) return;
+  const req = toRequest(app.state);
+  const seq = ++app.seq;
+  const version = app.version;
+  const t0 = performance.now();
+  try {
     const report = await app.engine.call("report", req);
     // Stale: a newer call was made, or the inputs changed since (a call for them follows).
     if (seq !== app.seq || version !== app.version) return;
@@ -280,28 +311,32 @@ async function recalc() {
     renderEngineStatus();
     scheduleHistorySave(req, report);
   } catch (err) {
-    if (seq !== app.seq || version !== app.version) return;
-    app.perf.last = performance.now() - t0;
-    renderEngineStatus();
-    const msg = firstLine(err && err.message);
-    if (app.fromLink) {
-      // A link whose values the engine rejects: say so and fall back to the default view.
-      app.fromLink = false;
-      notice("error", t("n.link_invalid", { msg }), "notice-link");
-      history.replaceState(null, "", location.pathname + location.search);
-      loadRequest({ ...DEFAULTS });
-      scheduleRecalc(true);
-      return;
-    }
-    const field = err && typeof err.field === "string" ? err.field.split(".")[0] : null;
-    const visible = field && form().querySelector(`[data-testid="error-${CSS.escape(field)}"]`);
-    const wrap = visible && visible.closest(".field");
-    app.errors = {};
-    if (visible && !(wrap && wrap.hidden)) app.errors[field] = msg;
-    else app.errors._form = field ? `${t(`f.${field}`)}: ${msg}` : msg;
-    showErrors(form(), app.errors);
-    if (app.report) setStatus("invalid");
+    handleEngineError(err, seq, version, t0);
   }
+}
+
+function handleEngineError(err, seq, version, t0) {
+  if (seq !== app.seq || version !== app.version) return;
+  app.perf.last = performance.now() - t0;
+  renderEngineStatus();
+  const msg = firstLine(err && err.message);
+  if (app.fromLink) {
+    // A link whose values the engine rejects: say so and fall back to the default view.
+    app.fromLink = false;
+    notice("error", t("n.link_invalid", { msg }), "notice-link");
+    history.replaceState(null, "", location.pathname + location.search);
+    loadRequest({ ...DEFAULTS });
+    scheduleRecalc(true);
+    return;
+  }
+  const field = err && typeof err.field === "string" ? err.field.split(".")[0] : null;
+  const visible = field && form().querySelector(`[data-testid="error-${CSS.escape(field)}"]`);
+  const wrap = visible && visible.closest(".field");
+  app.errors = {};
+  if (visible && !(wrap && wrap.hidden)) app.errors[field] = msg;
+  else app.errors._form = field ? `${t(`f.${field}`)}: ${msg}` : msg;
+  showErrors(form(), app.errors);
+  if (app.report) setStatus("invalid");
 }
 
 async function startEngine() {
