@@ -223,12 +223,10 @@ def cmd_params(args: argparse.Namespace) -> int:
     extra = 0
     if model.multimodal is not None:
         mm = model.multimodal
-        for t in mm.towers:
-            breakdown[f"tower:{t.name}"] = t.params
-            extra += t.params
+        breakdown.update({f"tower:{t.name}": t.params for t in mm.towers})
         breakdown["projector"] = mm.projector_params
-        extra += mm.projector_params + sum(mm.other_params.values())
         breakdown.update({f"other:{k}": v for k, v in mm.other_params.items()})
+        extra = mm.non_lm_params
     out = {
         "model": model.info.name,
         "total": pc.total + extra,

@@ -817,7 +817,7 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
         raise EstimateError(str(exc), "image_width") from None
     training_task = req.task != "inference"
     tower_weight_fmt_bytes = 2 if req.precision != "fp32" else 4
-    tower_params = sum(t.params for t in mm.towers) + mm.projector_params + sum(mm.other_params.values())
+    tower_params = mm.non_lm_params
     enc_act = 0
     for tower in mm.towers:
         positions = tokens.encoder_positions.get(tower.name, 0)
@@ -889,7 +889,7 @@ def _towers_as_text_model(model: ResolvedModel) -> dict[str, int] | None:
     mm = model.multimodal
     if mm is None:
         return None
-    params = sum(t.params for t in mm.towers) + mm.projector_params + sum(mm.other_params.values())
+    params = mm.non_lm_params
     return {"weights": 2 * params, "params": params}
 
 

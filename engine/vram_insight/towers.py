@@ -122,8 +122,13 @@ class MultimodalSpec(BaseModel):
         return sum(t.params for t in self.towers)
 
     @property
+    def non_lm_params(self) -> int:
+        """Everything outside the language decoder: towers, projector and other tensors."""
+        return self.tower_params + self.projector_params + sum(self.other_params.values())
+
+    @property
     def total_params(self) -> int:
-        return self.lm_params + self.tower_params + self.projector_params + sum(self.other_params.values())
+        return self.lm_params + self.non_lm_params
 
     def tower(self, name: str) -> Tower | None:
         return next((t for t in self.towers if t.name == name), None)

@@ -45,7 +45,7 @@ def catalog_summary() -> dict[str, Any]:
             extra = 0
             if resolved.multimodal is not None:
                 mm = resolved.multimodal
-                extra = sum(t.params for t in mm.towers) + mm.projector_params + sum(mm.other_params.values())
+                extra = mm.non_lm_params
             total, active = pc.total + extra, pc.active
         except (EstimateError, ValueError):
             total = active = None
@@ -120,7 +120,7 @@ def _parse_config(payload: dict[str, Any]) -> dict[str, Any]:
     extra = 0
     if resolved.multimodal is not None:
         mm = resolved.multimodal
-        extra = sum(t.params for t in mm.towers) + mm.projector_params + sum(mm.other_params.values())
+        extra = mm.non_lm_params
     summary = (
         f"{a.model_type}: {a.num_layers} layers, hidden {a.hidden_size}, {a.num_heads} heads / {a.num_kv_heads} KV "
         f"heads × {a.head_dim}, vocab {a.vocab_size:,}"
