@@ -406,6 +406,8 @@ class TrainPlan:
     setup: act.TrainSetup  # how the layers that save activations are trained
     grad_from_layer: int  # first layer whose inputs need gradients (earlier layers save nothing)
     label: str
+    grad_bytes: int = 2  # per trainable parameter, for extra trainable parts (an unfrozen vision tower)
+    state_bytes_per_param: int = 8  # optimizer states + master copy per trainable parameter
 
 
 def _factored_elements(a: ArchSpec) -> int:
@@ -541,8 +543,20 @@ def _train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> Train
         largest = max(sum(layer_params(a, layer).values()) for layer, _ in a.layer_groups())
         weights += 2 * 2 * largest // req.tp
         ctx.assumptions.append("ZeRO-3/FSDP: +2 gathered 16-bit layers (current + prefetched) per GPU")
+    per_param_states = optimizer_state_bytes(req.optimizer, 1, prec.state_bytes, 1) + prec.master_bytes
     return TrainPlan(
-        trainable, weights, gradients, optimizer, step_temp, amp_copies, tied_extra, setup, grad_from, label
+        trainable,
+        weights,
+        gradients,
+        optimizer,
+        step_temp,
+        amp_copies,
+        tied_extra,
+        setup,
+        grad_from,
+        label,
+        grad_bytes=prec.grad_bytes,
+        state_bytes_per_param=per_param_states,
     )
 
 
@@ -629,6 +643,12 @@ def training(
         )
     extra_w = extra.get("weights", 0) if extra else 0
     extra_act = extra.get("encoder_activations", 0) if extra else 0
+    tower_trainable = extra.get("tower_trainable", 0) if extra else 0
+    if tower_trainable:
+        # An unfrozen vision/audio tower gets gradients and optimizer states like the decoder's trainable part.
+        plan.trainable += tower_trainable
+        plan.gradients += tower_trainable * plan.grad_bytes
+        plan.optimizer += tower_trainable * plan.state_bytes_per_param
     base = {"weights": plan.weights + extra_w, "optimizer": plan.optimizer}
     grads_prev = plan.gradients if req.grad_accum > 1 else 0
     if req.grad_accum > 1:
@@ -837,6 +857,7 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
         "tokens": tokens.llm_tokens,
         "encoder_activations": enc_act,
         "params": tower_params,
+        "tower_trainable": tower_params if training_task and req.train_vision_tower else 0,
         "kv_delta": _cross_attention_kv_delta(
             model.arch, mm.cross_attention, tokens.cross_attention_positions, req
         ),
