@@ -830,8 +830,9 @@ def render_markdown(report: dict[str, Any]) -> str:
                     f"The UI debounces input by {rc['ui_debounce_ms']} ms (site/app/main.js RECALC_MS) before it calls"
                     " the engine, so input → screen ≥ that debounce + one engine call."
                     if rc.get("ui_debounce_ms")
-                    else "The UI calls the engine at once and coalesces changes made during a call (site/app/main.js"
-                    " runRecalc), so input → screen ≈ one engine call + rendering."
+                    else "The UI asks the engine's fast `quick` op (estimate + fit) at once on every change and"
+                    " coalesces changes made during a call; the full `report` follows after 120 ms without input"
+                    " (site/app/main.js scheduleRecalc), so input → screen ≈ one `quick` call + rendering."
                 ),
             ]
         else:
