@@ -56,12 +56,9 @@ def _rms_norm_saved(h: int, s: TrainSetup, weight_trainable: bool) -> int:
     return FP32 * h + (s.resid_bytes * h if weight_trainable else 0)
 
 
-def _linear_input_saved(name: str, d_in: int, s: TrainSetup, shared_input_bytes: int) -> int:
-    """Bytes a Linear (base and/or LoRA) keeps of its input.
-
-    ``shared_input_bytes``: the input tensor is shared by several Linears (q/k/v; gate/up) and counted once by the
-    caller when the base weights are trainable, except under autocast, where each Linear casts its own copy.
-    """
+def _linear_input_saved(name: str, d_in: int, s: TrainSetup) -> int:
+    """Bytes a Linear keeps of its input beyond the shared input tensor (which q/k/v and gate/up share, and the
+    caller counts once when the base weights are trainable): autocast's per-op 16-bit copy, LoRA's fp32 copy."""
     saved = 0
     if s.base_trainable and s.autocast:
         saved += 2 * d_in  # autocast makes a bf16 copy per op (casts of non-leaf tensors are not cached)
@@ -69,7 +66,6 @@ def _linear_input_saved(name: str, d_in: int, s: TrainSetup, shared_input_bytes:
         # peft/tuners/lora/layer.py Linear.forward: x = x.to(lora_A.weight.dtype); lora_A saves it; lora_B
         # saves lora_A's output (rank r).
         saved += s.lora_bytes * d_in + s.lora_bytes * s.lora_rank
-    del shared_input_bytes
     return saved
 
 
@@ -91,7 +87,7 @@ def layer_saved_bytes_per_token(a: ArchSpec, layer: LayerSpec, s: TrainSetup) ->
     # Inputs of the q/k/v projections: the normalised hidden state, shared by q, k, v.
     linear_inputs = ab * h if (s.base_trainable and not s.autocast) else 0
     for name in ("q_proj", "k_proj", "v_proj"):
-        linear_inputs += _linear_input_saved(name, h, s, ab * h)
+        linear_inputs += _linear_input_saved(name, h, s)
     # Attention core. SDPA/flash: q, k (after RoPE), v and the output (the output is already laid out as
     # [B, S, n, d], so o_proj's .contiguous() is a view).
     v_width = a.num_heads * a.mla.v_head_dim if a.mla else kv
@@ -104,7 +100,7 @@ def layer_saved_bytes_per_token(a: ArchSpec, layer: LayerSpec, s: TrainSetup) ->
         attn += ab * q
     parts["attention"] = attn
     # o_proj input (the attention output) is saved by the base Linear if trainable: counted in `attn` already.
-    linear_inputs += _linear_input_saved("o_proj", q, s, 0)
+    linear_inputs += _linear_input_saved("o_proj", q, s)
     # MLP: gate (for SiLU), SiLU(gate) and up (for the product) ...
     if a.gated_mlp:
         mlp = 3 * ab * i
@@ -118,8 +114,8 @@ def layer_saved_bytes_per_token(a: ArchSpec, layer: LayerSpec, s: TrainSetup) ->
     if s.base_trainable and not s.autocast:
         linear_inputs += ab * h  # post-attention norm output, shared by gate/up
     for name in mlp_in_names:
-        linear_inputs += _linear_input_saved(name, h, s, ab * h)
-    linear_inputs += _linear_input_saved("down_proj", i, s, 0)
+        linear_inputs += _linear_input_saved(name, h, s)
+    linear_inputs += _linear_input_saved("down_proj", i, s)
     parts["mlp"] = mlp
     parts["linear_inputs"] = linear_inputs
     if layer.moe and a.moe:

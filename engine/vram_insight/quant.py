@@ -233,9 +233,12 @@ def gguf_weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBy
     """Bytes of a llama.cpp GGUF file type: per-tensor types of the mix (1-D tensors stay f32)."""
     mix = GGUF_MIXES[fmt]
     base = gguf_type_bpw(mix.base)
-    from .params import layer_params, linear_shapes  # local: avoid an import cycle at module load
+    from .params import (
+        layer_params,
+        linear_shapes,
+        norm_params,
+    )  # local: avoid an import cycle at module load
 
-    bits = Fraction(0)
     emb_bits = counts["embedding"] * gguf_type_bpw(mix.embedding or mix.base)
     head_bits = counts.get("lm_head", 0) * gguf_type_bpw(mix.output)
     layer_bits = Fraction(0)
@@ -267,15 +270,14 @@ def gguf_weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBy
                 down_t = gguf_type_bpw(mix.ffn_down_all)
             if mix.ffn_down_more and use_more_bits(i, n):
                 down_t = gguf_type_bpw(mix.ffn_down_more)
-            experts = e.num_experts + (1 if e.shared_intermediate else 0)
             widths = [ie] * e.num_experts + ([e.shared_intermediate] if e.shared_intermediate else [])
             for w in widths:
                 layer_bits += 2 * h * w * base + h * w * down_t
                 matrix_total += 3 * h * w
-            del experts
         rest = sum(params.values()) - matrix_total
         layer_bits += max(rest, 0) * 32  # norms, biases, routers: f32 in GGUF
-    bits = emb_bits + head_bits + layer_bits + Fraction(32) * counts.get("norms_final", 0)
+    final_norm = norm_params(a.hidden_size, a.norm) if a.final_norm else 0
+    bits = emb_bits + head_bits + layer_bits + Fraction(32) * final_norm  # 1-D tensors stay f32
     total_params = sum(counts.values())
     total = _bits_to_bytes(bits)
     return WeightBytes(
