@@ -5,9 +5,10 @@ import pytest
 from vram_insight.arch import parse_config
 from vram_insight.catalog import load_catalog
 from vram_insight.lora import lora_plan
+from vram_insight.parallel import shard, sharding
 from vram_insight.params import count_params
 from vram_insight.quant import weight_bytes
-from vram_insight.training import optimizer_state_bytes, precision_spec, shard, sharding
+from vram_insight.states import optimizer_state_bytes, precision_spec
 
 CAT = load_catalog()
 

@@ -1,4 +1,6 @@
-"""Model-state memory in training: weights, gradients, optimizer states, and how ZeRO/FSDP shard them.
+"""Model-state memory in training: bytes per parameter of weights, gradients and optimizer states.
+
+How ZeRO/FSDP and tensor/pipeline parallelism divide them is in :mod:`vram_insight.parallel`.
 
 Conventions (say which one applies — they differ by 2 B/param):
 * torch autocast AMP (HF Trainer ``bf16=True`` without DeepSpeed): fp32 weights 4 + fp32 grads 4 + AdamW 8, plus
@@ -104,29 +106,3 @@ def optimizer_state_bytes(opt: str, trainable: int, state_bytes: int, factored_e
 def optimizer_step_temp_bytes(opt: str, trainable: int, state_bytes: int) -> int:
     """Temporaries allocated inside optimizer.step()."""
     return int(OPTIMIZERS[opt].step_temp_states * trainable * state_bytes)
-
-
-@dataclass(frozen=True)
-class Sharding:
-    """Which model states are divided across the data-parallel group (ZeRO paper Fig. 1)."""
-
-    stage: int  # 0 none, 1 optimizer states, 2 + gradients, 3 + parameters
-    group: int  # data-parallel degree they are divided by
-    label: str
-
-
-def sharding(zero: int, fsdp: str, data_parallel: int, gpus_per_node: int = 8) -> Sharding:
-    """Map ZeRO stage or FSDP strategy to a sharding (formulas.md §D.2–D.3)."""
-    if fsdp == "full_shard":
-        return Sharding(3, data_parallel, "FSDP FULL_SHARD (= ZeRO-3)")
-    if fsdp == "shard_grad_op":
-        return Sharding(2, data_parallel, "FSDP SHARD_GRAD_OP (= ZeRO-2)")
-    if fsdp == "hybrid_shard":
-        return Sharding(3, min(data_parallel, gpus_per_node), "FSDP HYBRID_SHARD (ZeRO-3 within a node)")
-    if zero:
-        return Sharding(zero, data_parallel, f"DeepSpeed ZeRO-{zero}")
-    return Sharding(0, 1, "no sharding (DDP / single GPU)")
-
-
-def shard(value: int, divide: bool, group: int) -> int:
-    return -(-value // group) if divide and group > 1 else value

@@ -1,0 +1,90 @@
+"""The vocabulary every workload and runtime shares: a phase of the workload, the working context of one
+estimate, and how the phases become a result.
+
+Each workload lists the phases where memory can peak (prefill/decode; forward, backward start, backward end,
+optimizer step; rollout, reference pass), sums what is alive in each, and reports the largest as the peak with its
+breakdown — the way the measured runs in validation/ report ``breakdown_at_peak``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .schemas import EstimateRequest, EstimateResult, Params
+
+if TYPE_CHECKING:
+    from .resolve import ResolvedModel
+
+COMPONENTS = ("weights", "kv_cache", "activations", "logits", "gradients", "optimizer")
+
+
+class EstimateError(ValueError):
+    """Invalid or incompatible input; ``field`` names the request field when one is at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class Phase:
+    """What is alive at one moment of the workload: component name → bytes per device."""
+
+    name: str
+    parts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+
+@dataclass
+class Ctx:
+    """Working state of one estimate: notes collected while computing."""
+
+    req: EstimateRequest
+    assumptions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def merge(*dicts: dict[str, int]) -> dict[str, int]:
+    """Sum component dicts key by key (a phase = resident states + that moment's transients)."""
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def finish(
+    ctx: Ctx,
+    model: ResolvedModel,
+    phases: list[Phase],
+    overhead: int,
+    params: Params,
+    num_devices: int,
+) -> EstimateResult:
+    """The result: the largest phase is the tensor peak; the runtime overhead is added on top."""
+    peak = max(phases, key=lambda p: p.total)
+    components = dict.fromkeys(COMPONENTS, 0)
+    for name, value in peak.parts.items():
+        components[name] = components.get(name, 0) + value
+    components["overhead"] = overhead
+    peak_bytes = peak.total
+    ctx.details["peak_phase"] = peak.name
+    ctx.details["phases"] = {p.name: p.total for p in phases}
+    ctx.details["phase_breakdown"] = {p.name: dict(p.parts) for p in phases}
+    return EstimateResult(
+        mode=ctx.req.mode,
+        model=model.info,
+        total_bytes=peak_bytes + overhead,
+        peak_allocated_bytes=peak_bytes,
+        components=components,
+        params=params,
+        num_devices=num_devices,
+        assumptions=list(dict.fromkeys(model.arch.assumptions + ctx.assumptions)),
+        warnings=ctx.warnings,
+        details=ctx.details,
+    )

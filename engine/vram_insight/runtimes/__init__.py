@@ -1,0 +1,28 @@
+"""What each inference runtime allocates: one module per runtime.
+
+* :mod:`.transformers` — Hugging Face ``generate()``: prefill then decode with a DynamicCache; also the no-grad
+  forward transient that training workloads reuse for rollouts and reference passes.
+* :mod:`.vllm` — vLLM: paged KV blocks, the profiled activation peak, CUDA graphs, gpu_memory_utilization.
+* :mod:`.llama_cpp` — llama.cpp: GGUF weights, its KV cache types, the compute buffer.
+
+Each module cites where its constants are defined in the runtime's own source. A runtime module may import the
+formula layers (arch, params, kv, quant, activations, parallel) and :mod:`vram_insight.phases`; it must not
+import workloads, planning or the interfaces.
+"""
+
+from __future__ import annotations
+
+from ..phases import EstimateError
+from ..quant import normalise_format
+from . import llama_cpp, transformers
+
+
+def weight_format(runtime: str, requested: str) -> str:
+    """The weight format id the runtime loads for the user's ``weights`` choice (or a clear error)."""
+    try:
+        fmt = normalise_format(requested)
+    except ValueError as exc:
+        raise EstimateError(str(exc), "weights") from None
+    if runtime == "llama.cpp":
+        return llama_cpp.weight_format(fmt)
+    return transformers.weight_format(fmt)

@@ -1,0 +1,98 @@
+"""Hugging Face transformers inference: ``generate()`` prefills the prompt, then decodes with a DynamicCache.
+
+Mirrors ``transformers/generation/utils.py`` (``GenerationMixin._sample``: ``logits_to_keep=1`` in the prefill,
+the fp32 copy of the next-token logits) and ``cache_utils.py`` (``DynamicLayer.update``: ``torch.cat`` of the old
+and new keys/values, so one layer's cache briefly exists twice during decode). The forward transient below is the
+no-grad forward of a decoder stack; training workloads reuse it for rollouts and reference passes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import activations as act
+from ..arch import ArchSpec
+from ..kv import kv_cache_bytes, largest_layer_kv_bytes
+from ..parallel import kv_per_gpu
+from ..phases import Ctx, EstimateError, Phase
+from ..quant import HF_FORMATS, is_gguf
+
+if TYPE_CHECKING:
+    from ..schemas import EstimateRequest
+
+
+def weight_format(fmt: str) -> str:
+    """transformers (and vLLM) load Hugging Face formats; GGUF-only block types need llama.cpp."""
+    if is_gguf(fmt) and fmt not in HF_FORMATS:
+        raise EstimateError(f"{fmt} is a GGUF (llama.cpp) format: set runtime to llama.cpp", "weights")
+    return fmt
+
+
+def active_tokens_layer_peak(a: ArchSpec, tokens: int, act_bytes: int) -> int:
+    """Largest per-layer forward transient over the layers (MoE layers pass top-k expert widths)."""
+    return (
+        max(act.inference_layer_peak_per_token(a, layer, act_bytes) for layer, _ in a.layer_groups()) * tokens
+    )
+
+
+def inference_forward_bytes(
+    a: ArchSpec, batch: int, q_len: int, kv_len: int, act_bytes: int, attention: str
+) -> int:
+    """No-grad forward of ``batch × q_len`` tokens attending to ``kv_len`` tokens: the transient at the peak."""
+    tokens = batch * q_len
+    resident = act.inference_resident_per_token(a, act_bytes) * tokens
+    layer = active_tokens_layer_peak(a, tokens, act_bytes)
+    if attention == "eager":
+        layer = max(layer, act.eager_scores_inference_bytes(a, batch, q_len, kv_len, act_bytes))
+    rope = 2 * act_bytes * a.head_dim * q_len  # cos/sin tables [1, S, d] (position embeddings)
+    return resident + layer + rope
+
+
+def generate_phases(
+    ctx: Ctx,
+    a: ArchSpec,
+    weights: int,
+    batch: int,
+    seq: int,
+    kv_dtype: str,
+    kv_delta: int = 0,
+) -> list[Phase]:
+    """Prefill of ``seq - gen_len`` prompt tokens, then (when generating) the last decode step."""
+    req: EstimateRequest = ctx.req
+    tp, pp = req.tp, req.pp
+    prompt = seq - req.gen_len
+    act_bytes = 2
+    phases: list[Phase] = []
+    kv_prompt = kv_per_gpu(a, kv_cache_bytes(a, batch, prompt, kv_dtype), tp, pp) + kv_delta
+    prefill_act = inference_forward_bytes(a, batch, prompt, prompt, act_bytes, req.attention)
+    prefill_act = prefill_act // tp if tp > 1 else prefill_act
+    if req.logits_all_tokens:
+        logits = batch * prompt * a.vocab_size * (act_bytes + 4)
+        ctx.assumptions.append("Logits for every prompt token (16-bit + fp32 copy)")
+    else:
+        logits = batch * a.vocab_size * (act_bytes + 4)
+        ctx.assumptions.append(
+            "Prefill computes logits for the last token only (generate() passes logits_to_keep=1); "
+            "sampling works on an fp32 copy"
+        )
+    phases.append(
+        Phase(
+            "prefill",
+            {"weights": weights, "kv_cache": kv_prompt, "activations": prefill_act, "logits": logits},
+        )
+    )
+    if req.gen_len:
+        kv_full = kv_per_gpu(a, kv_cache_bytes(a, batch, seq, kv_dtype), tp, pp) + kv_delta
+        cat_copy = (
+            largest_layer_kv_bytes(a, batch, seq, kv_dtype) if kv_dtype in ("bf16", "fp16", "fp32") else 0
+        )
+        decode_act = inference_forward_bytes(a, batch, 1, seq, act_bytes, req.attention) + cat_copy
+        phases.append(Phase("decode", {"weights": weights, "kv_cache": kv_full, "activations": decode_act,
+                                       "logits": batch * a.vocab_size * (act_bytes + 4)}))  # fmt: skip
+    if req.attention == "eager":
+        ctx.assumptions.append(
+            "Eager attention materialises [batch, heads, q, kv] scores (fp32 softmax + 16-bit copy)"
+        )
+    else:
+        ctx.assumptions.append("SDPA/flash attention: no seq² score matrix is materialised")
+    return phases

@@ -1,0 +1,83 @@
+"""Inference: weights in the chosen format, the KV cache, and the runtime's own transients and reservations."""
+
+from __future__ import annotations
+
+from ..arch import ArchSpec
+from ..device import runtime_overhead
+from ..kv import kv_bytes_per_token_full
+from ..parallel import weights_per_gpu
+from ..params import count_params
+from ..phases import Ctx, EstimateError, Phase, finish
+from ..quant import weight_bytes
+from ..resolve import ResolvedModel, resolve_model
+from ..runtimes import llama_cpp, transformers, vllm, weight_format
+from ..schemas import EstimateRequest, EstimateResult, Params
+
+
+def tp_heads_note(ctx: Ctx, a: ArchSpec, tp: int) -> None:
+    if tp > 1 and a.num_kv_heads < tp:
+        ctx.assumptions.append(
+            f"Tensor parallel {tp} > {a.num_kv_heads} KV heads: KV heads are replicated, each GPU caches one head"
+        )
+
+
+def inference(
+    req: EstimateRequest, model: ResolvedModel | None = None, extra: dict[str, int] | None = None
+) -> EstimateResult:
+    """Memory per device of one inference request on ``req.runtime``.
+
+    ``extra`` carries a multimodal model's share: tower weights, media tokens per sequence, encoder activations,
+    cross-attention KV (see :mod:`.multimodal`).
+    """
+    ctx = Ctx(req)
+    model = model or resolve_model(req)
+    a = model.arch
+    pc = count_params(a)
+    fmt = weight_format(req.runtime, req.weights)
+    wb = weight_bytes(a, pc.components, fmt)
+    ctx.assumptions.append(f"Weights: {wb.note}")
+    tp, pp = req.tp, req.pp
+    weights = weights_per_gpu(wb.total, tp, pp)
+    if extra:
+        weights += weights_per_gpu(extra.get("weights", 0), tp, pp)
+    batch, seq = req.batch_size, req.seq_len + (extra.get("tokens", 0) if extra else 0)
+    kv_dtype = req.kv_cache_dtype
+    hf_mla = a.mla is not None and req.runtime == "transformers"
+    try:
+        per_token = kv_bytes_per_token_full(a, kv_dtype, hf_mla)
+    except ValueError as exc:
+        raise EstimateError(str(exc), "kv_cache_dtype") from None
+    ctx.details["kv_bytes_per_token"] = per_token
+    ctx.details["kv_tokens"] = batch * seq
+    ctx.details["weights_bits_per_weight"] = round(wb.bits_per_weight, 4)
+    if hf_mla:
+        ctx.assumptions.append(
+            "transformers' DeepSeek attention caches per-head K/V, not the MLA latent (vLLM/SGLang cache the "
+            f"{a.mla.kv_lora_rank + a.mla.qk_rope_head_dim}-element latent): switch runtime to vLLM for MLA caching"  # type: ignore[union-attr]
+        )
+    if any(layer.attention != "full" for layer in a.layers):
+        n_local = sum(layer.attention != "full" for layer in a.layers)
+        ctx.assumptions.append(
+            f"{n_local} of {a.num_layers} layers use sliding-window/chunked attention: their cache holds at most "
+            f"{max(layer.window or 0 for layer in a.layers)} tokens"
+        )
+    tp_heads_note(ctx, a, tp)
+    phases: list[Phase] = []
+    overhead = runtime_overhead(ctx)
+    if extra and extra.get("encoder_activations"):
+        phases.append(Phase("encoder", {"weights": weights, "activations": extra["encoder_activations"]}))
+
+    if req.runtime == "vllm":
+        serving, vllm_overhead = vllm.serving_phases(ctx, a, weights, batch, seq, kv_dtype)
+        phases += serving
+        overhead += vllm_overhead
+    elif req.runtime == "llama.cpp":
+        phases += llama_cpp.serving_phases(ctx, a, weights, batch, seq, kv_dtype)
+    else:
+        kv_delta = extra.get("kv_delta", 0) if extra else 0
+        phases += transformers.generate_phases(ctx, a, weights, batch, seq, kv_dtype, kv_delta)
+    if tp > 1 or pp > 1:
+        ctx.assumptions.append(f"Weights split over tensor parallel {tp} × pipeline parallel {pp}")
+    params = Params(total=pc.total + (extra.get("params", 0) if extra else 0), active=pc.active, trainable=0,
+                    breakdown=pc.components)  # fmt: skip
+    return finish(ctx, model, phases, overhead, params, req.gpus)

@@ -1,0 +1,134 @@
+"""TRL's preference and RL trainers: GRPO (rollout, reference pass, policy loss over completions) and DPO
+(chosen + rejected sequences, optional reference model).
+
+Mirrors ``trl/trainer/grpo_trainer.py`` (``_generate_and_score_completions``, ``_get_per_token_logps`` with
+``logits_to_keep``, ``selective_log_softmax``) and ``trl/trainer/dpo_trainer.py`` (``concatenated_forward``).
+"""
+
+from __future__ import annotations
+
+from .. import activations as act
+from ..device import gpu_capacity, runtime_overhead
+from ..kv import kv_cache_bytes
+from ..parallel import kv_per_gpu
+from ..params import count_params
+from ..phases import Ctx, EstimateError, Phase, finish, merge
+from ..quant import weight_bytes
+from ..resolve import ResolvedModel, resolve_model
+from ..runtimes.transformers import inference_forward_bytes
+from ..schemas import EstimateRequest, EstimateResult, Params
+from .training import ce_bytes, saved_activations, train_plan
+
+
+def rl(
+    req: EstimateRequest, model: ResolvedModel | None = None, extra: dict[str, int] | None = None
+) -> EstimateResult:
+    ctx = Ctx(req)
+    model = model or resolve_model(req)
+    a = model.arch
+    pc = count_params(a)
+    method = "full" if req.policy == "full" else "lora"
+    # TRL loads the policy in its config dtype (bf16) and trains with bf16=True: weights, grads and torch
+    # optimizer states are bf16 unless the user picked fp32 or a sharded mixed-precision setup.
+    rl_req = req
+    if req.precision.startswith("amp") and req.zero == 0 and req.fsdp == "none":
+        rl_req = req.model_copy(update={"precision": "bf16"})
+        ctx.assumptions.append(
+            "TRL loads the policy in its config dtype (bf16); with bf16=True autocast is then a no-op, so weights, "
+            "gradients and AdamW states are bf16"
+        )
+    sub = Ctx(rl_req, ctx.assumptions, ctx.warnings, ctx.details)
+    data_parallel = req.gpus // (req.tp * req.pp)
+    plan = train_plan(sub, a, method, data_parallel)
+    act_bytes = plan.setup.act_bytes
+    phases: list[Phase] = []
+    base = {"weights": plan.weights + (extra.get("weights", 0) if extra else 0), "optimizer": plan.optimizer}
+    ref_weights = 0
+    if req.beta > 0 and method == "full":
+        ref_weights = weight_bytes(a, pc.components, "bf16").total // (req.tp * req.pp)
+        ctx.assumptions.append(f"beta = {req.beta} ≠ 0: a frozen bf16 reference model is loaded")
+    elif req.beta > 0:
+        ctx.assumptions.append(
+            "LoRA policy: the reference log-probs come from the base model with adapters disabled"
+        )
+    else:
+        ctx.assumptions.append("beta = 0 (TRL default since v0.19): no reference model is loaded")
+    base["weights"] += ref_weights
+
+    if req.rl_algorithm == "dpo":
+        seqs, seq = 2 * req.batch_size, req.prompt_len + req.completion_len
+        ctx.assumptions.append(
+            f"DPO: {req.batch_size} pair(s) of chosen + rejected sequences of {seq} tokens (prompt + completion), "
+            "concatenated → 2 × batch sequences per forward"
+        )
+        saved, _ = saved_activations(sub, a, plan, seqs, seq)
+        ce_fwd, ce_bwd = ce_bytes(sub, a, seqs * seq, act_bytes)
+        if ref_weights:
+            ref_act = (
+                inference_forward_bytes(a, seqs, seq, seq, act_bytes, req.attention)
+                + seqs * seq * a.vocab_size * 6
+            )
+            phases.append(Phase("reference_forward", merge(base, {"activations": ref_act})))
+        phases.append(Phase("backward_start", merge(base, {"activations": saved, "logits": ce_bwd})))
+        phases.append(Phase("forward", merge(base, {"activations": saved, "logits": ce_fwd})))
+    else:
+        k, prompt, comp = req.num_generations, req.prompt_len, req.completion_len
+        # batch_size counts prompts; each prompt gets k completions, so TRL's per_device_train_batch_size
+        # (completions) is batch_size × k and always divisible by num_generations.
+        seqs = req.batch_size * k
+        seq = prompt + comp
+        ctx.assumptions.append(
+            f"GRPO: {req.batch_size} prompt(s) × k = {k} completions = {seqs} sequences per device per step "
+            f"(TRL per_device_train_batch_size = {seqs}); prompt {prompt} + completion {comp} tokens"
+        )
+        # Rollout.
+        if req.generation_backend == "vllm":
+            capacity = gpu_capacity(req)
+            if capacity is None:
+                raise EstimateError("colocated vLLM reserves a fraction of the GPU: choose a GPU", "gpu")
+            vllm = int(req.vllm_gpu_memory_utilization * capacity)
+            base["kv_cache"] = vllm
+            ctx.assumptions.append(
+                f"vLLM colocate (TRL vllm_mode='colocate'): the engine holds vllm_gpu_memory_utilization = "
+                f"{req.vllm_gpu_memory_utilization} × {capacity / 1e9:.0f} GB (its own weight copy + KV pool) for the "
+                "whole run (sleep mode off)"
+            )
+        else:
+            kv = kv_per_gpu(a, kv_cache_bytes(a, seqs, seq, "bf16"), req.tp, req.pp)
+            rollout = inference_forward_bytes(a, seqs, prompt, prompt, act_bytes, req.attention)
+            phases.append(Phase("rollout", merge(base, {"kv_cache": kv, "activations": rollout,
+                                                         "logits": seqs * a.vocab_size * 6})))  # fmt: skip
+            ctx.assumptions.append(
+                "Rollout with transformers generate() on the policy (KV cache for every completion)"
+            )
+        if req.beta > 0:
+            # Under no_grad the layer transients are gone before the logits exist; the completion logits and
+            # their temperature-scaled copy then coexist while rows are log-softmaxed one at a time.
+            ref_act = inference_forward_bytes(a, seqs, seq, seq, act_bytes, req.attention)
+            ref_logits = act.grpo_reference_logits_bytes(seqs, comp, a.vocab_size, act_bytes)
+            final_hidden = act_bytes * seqs * seq * a.hidden_size
+            phases.append(Phase("reference_forward", merge(base, {"activations": ref_act})))
+            phases.append(
+                Phase("reference_logprobs", merge(base, {"activations": final_hidden, "logits": ref_logits}))
+            )
+        saved, largest = saved_activations(sub, a, plan, seqs, seq)
+        logits = act.grpo_logits_bytes(seqs, comp, a.vocab_size, act_bytes) // req.tp
+        ctx.assumptions.append(
+            "Policy log-probs over completion tokens only (logits_to_keep), selective_log_softmax"
+        )
+        phases.append(Phase("policy_backward_start", merge(base, {"activations": saved, "logits": logits})))
+        if req.grad_checkpointing == "full":
+            phases.append(Phase("backward_recompute", merge(base, {"gradients": plan.gradients,
+                                                                     "activations": saved + largest})))  # fmt: skip
+    phases.append(Phase("backward_end", merge(base, {"gradients": plan.gradients + plan.tied_grad_extra})))
+    phases.append(
+        Phase("optimizer_step", merge(base, {"gradients": plan.gradients, "optimizer": plan.step_temp}))
+    )
+    overhead = runtime_overhead(ctx)
+    params = Params(
+        total=pc.total + (extra.get("params", 0) if extra else 0),
+        active=pc.active,
+        trainable=plan.trainable,
+        breakdown=pc.components,
+    )
+    return finish(ctx, model, phases, overhead, params, req.gpus)
