@@ -15,7 +15,8 @@ replaces them with sourced values per GPU generation and CUDA/PyTorch version an
 from __future__ import annotations
 
 from .catalog import CatalogError, load_catalog
-from .phases import Ctx, EstimateError
+from .errors import EstimateError
+from .phases import Ctx
 from .schemas import EstimateRequest
 
 MiB = 1 << 20

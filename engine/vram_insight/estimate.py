@@ -8,7 +8,7 @@ re-exported here because callers (planning, the CLI, the web API) know them by t
 
 from __future__ import annotations
 
-from .phases import EstimateError
+from .errors import EstimateError
 from .resolve import ResolvedModel, resolve_model
 from .schemas import EstimateRequest, EstimateResult
 from .workloads.inference import inference

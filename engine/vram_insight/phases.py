@@ -19,14 +19,6 @@ if TYPE_CHECKING:
 COMPONENTS = ("weights", "kv_cache", "activations", "logits", "gradients", "optimizer")
 
 
-class EstimateError(ValueError):
-    """Invalid or incompatible input; ``field`` names the request field when one is at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 @dataclass
 class Phase:
     """What is alive at one moment of the workload: component name → bytes per device."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from .arch import ArchSpec, ConfigError, parse_config
 from .catalog import CatalogError, ModelEntry, load_catalog
-from .phases import EstimateError
+from .errors import EstimateError
 from .schemas import EstimateRequest, ModelInfo
 
 

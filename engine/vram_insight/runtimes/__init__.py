@@ -12,7 +12,7 @@ import workloads, planning or the interfaces.
 
 from __future__ import annotations
 
-from ..phases import EstimateError
+from ..errors import EstimateError
 from ..quant import normalise_format
 from . import llama_cpp, transformers
 

@@ -8,9 +8,10 @@ attention).
 from __future__ import annotations
 
 from ..arch import ArchSpec
+from ..errors import EstimateError
 from ..kv import kv_cache_bytes
 from ..parallel import kv_per_gpu
-from ..phases import Ctx, EstimateError, Phase
+from ..phases import Ctx, Phase
 from ..quant import is_gguf
 
 LLAMA_CPP_UBATCH = 512  # llama.cpp default n_ubatch

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from .. import activations as act
 from ..arch import ArchSpec
+from ..errors import EstimateError
 from ..kv import kv_cache_bytes, largest_layer_kv_bytes
 from ..parallel import kv_per_gpu
-from ..phases import Ctx, EstimateError, Phase
+from ..phases import Ctx, Phase
 from ..quant import HF_FORMATS, is_gguf
 
 if TYPE_CHECKING:

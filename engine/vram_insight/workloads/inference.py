@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from ..arch import ArchSpec
 from ..device import runtime_overhead
+from ..errors import EstimateError
 from ..kv import kv_bytes_per_token_full
 from ..parallel import weights_per_gpu
 from ..params import count_params
-from ..phases import Ctx, EstimateError, Phase, finish
+from ..phases import Ctx, Phase, finish
 from ..quant import weight_bytes
 from ..resolve import ResolvedModel, resolve_model
 from ..runtimes import llama_cpp, transformers, vllm, weight_format

@@ -7,7 +7,7 @@ The per-family rules (towers, projectors, token counts) live in :mod:`vram_insig
 from __future__ import annotations
 
 from ..arch import ArchSpec, ConfigError
-from ..phases import EstimateError
+from ..errors import EstimateError
 from ..quant import kv_dtype_bits
 from ..resolve import ResolvedModel, resolve_model
 from ..schemas import EstimateRequest, EstimateResult

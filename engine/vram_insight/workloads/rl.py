@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from .. import activations as act
 from ..device import gpu_capacity, runtime_overhead
+from ..errors import EstimateError
 from ..kv import kv_cache_bytes
 from ..parallel import kv_per_gpu
 from ..params import count_params
-from ..phases import Ctx, EstimateError, Phase, finish, merge
+from ..phases import Ctx, Phase, finish, merge
 from ..quant import weight_bytes
 from ..resolve import ResolvedModel, resolve_model
 from ..runtimes.transformers import inference_forward_bytes

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from .. import activations as act
 from ..arch import ArchSpec
 from ..device import runtime_overhead
+from ..errors import EstimateError
 from ..lora import LoraTargetError, lora_plan
 from ..parallel import shard, sharding, weights_per_gpu
 from ..params import count_params, layer_params, linear_shapes
-from ..phases import Ctx, EstimateError, Phase, finish, merge
+from ..phases import Ctx, Phase, finish, merge
 from ..quant import weight_bytes
 from ..resolve import ResolvedModel, resolve_model
 from ..schemas import EstimateRequest, EstimateResult, Params
