@@ -466,6 +466,10 @@ def all_cases() -> list[dict]:
         for B, S in ((1, 512), (2, 1024)):
             cs.append(train("llama-3.2-1b", "bf16", B, S, gc=gc))
     cs.append(train("qwen3-0.6b", "fp32-autocast-bf16", 1, 512))
+    # autocast + gradient checkpointing: the autocast weight cache is cleared when forward's autocast exits, so
+    # backward keeps only the copies saved outside checkpointed layers (lm_head) and the recomputed layer's
+    cs.append(train("qwen3-0.6b", "fp32-autocast-bf16", 2, 512, gc=True))
+    cs.append(train("phi-3-mini-4k", "fp32-autocast-bf16", 1, 512, gc=True))
     cs.append(train("qwen3-0.6b", "fp32", 1, 512, attn="eager"))
     for m in (0.0, 0.9):
         cs.append(train("llama-3.2-1b", "fp32", 1, 256, opt="sgd", momentum=m))

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .arch import ArchSpec, LayerSpec
+from .params import layer_params
+
 
 @dataclass(frozen=True)
 class OptimizerSpec:
@@ -106,3 +109,40 @@ def optimizer_state_bytes(opt: str, trainable: int, state_bytes: int, factored_e
 def optimizer_step_temp_bytes(opt: str, trainable: int, state_bytes: int) -> int:
     """Temporaries allocated inside optimizer.step()."""
     return int(OPTIMIZERS[opt].step_temp_states * trainable * state_bytes)
+
+
+@dataclass(frozen=True)
+class AutocastCopies:
+    """16-bit copies of fp32 weights that torch.autocast makes for the Linear layers, in bytes per device."""
+
+    all: int  # every cast weight: held by autocast's weight cache until the outermost autocast exits
+    lm_head: (
+        int  # the output projection's copy (tied or not: the embedding matrix is cast for the lm_head matmul)
+    )
+    layer: int  # one decoder layer's copies (the largest layer)
+
+
+# Linear weights autocast casts to 16-bit (aten/src/ATen/autocast_mode.cpp: linear/matmul/mm are in the lower-
+# precision list; cached_cast caches a cast only for leaf tensors that require grad, and clear_cache() runs when
+# the outermost autocast context exits — torch/amp/autocast_mode.py __exit__).
+_CAST_COMPONENTS = ("attention", "mlp", "experts", "shared_experts")
+
+
+def autocast_weight_copies(
+    a: ArchSpec, components: dict[str, int], method: str, trainable: int, tp: int, pp: int
+) -> AutocastCopies:
+    """The autocast copies of trainable fp32 weights (frozen 16-bit weights need none), per device: Linear
+    weights are split over ``tp`` ranks and the layers over ``pp`` stages."""
+    tp_pp = tp * pp
+    if method == "freeze":
+        # Only the last layers are fp32 leaves that require grad; lm_head stays frozen in 16-bit.
+        largest = max(sum(_layer_linear(a, layer).values()) for layer, _ in a.layer_groups())
+        return AutocastCopies(-(-2 * trainable // tp_pp), 0, 2 * largest // tp_pp)
+    lm_head = components.get("lm_head") or (a.vocab_size * a.hidden_size if a.tie_word_embeddings else 0)
+    linear = sum(components.get(k, 0) for k in _CAST_COMPONENTS) + lm_head
+    largest = max(sum(_layer_linear(a, layer).values()) for layer, _ in a.layer_groups())
+    return AutocastCopies(-(-2 * linear // tp_pp), 2 * lm_head // tp, 2 * largest // tp)
+
+
+def _layer_linear(a: ArchSpec, layer: LayerSpec) -> dict[str, int]:
+    return {k: v for k, v in layer_params(a, layer).items() if k in _CAST_COMPONENTS}

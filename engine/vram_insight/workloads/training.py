@@ -21,7 +21,14 @@ from ..phases import Ctx, Phase, finish, merge
 from ..quant import weight_bytes
 from ..resolve import ResolvedModel, resolve_model
 from ..schemas import EstimateRequest, EstimateResult, Params
-from ..states import OPTIMIZERS, optimizer_state_bytes, optimizer_step_temp_bytes, precision_spec
+from ..states import (
+    OPTIMIZERS,
+    AutocastCopies,
+    autocast_weight_copies,
+    optimizer_state_bytes,
+    optimizer_step_temp_bytes,
+    precision_spec,
+)
 
 
 @dataclass
@@ -33,7 +40,7 @@ class TrainPlan:
     gradients: int
     optimizer: int
     step_temp: int
-    amp_copies: int  # autocast 16-bit weight copies kept for backward
+    amp: AutocastCopies  # autocast 16-bit weight copies (all / lm_head / one layer)
     tied_grad_extra: int  # end-of-backward transient of a tied, trainable embedding
     setup: act.TrainSetup  # how the layers that save activations are trained
     grad_from_layer: int  # first layer whose inputs need gradients (earlier layers save nothing)
@@ -147,14 +154,9 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
     ctx.assumptions.append(f"Optimizer: {opt.name} — {opt.source}")
     if sharded:
         ctx.assumptions.append(f"Sharding: {shd.label} over {shd.group} data-parallel ranks")
-    amp_copies = 0
+    amp = AutocastCopies(0, 0, 0)
     if prec.autocast and base_trainable:
-        linear = sum(
-            pc.components.get(k, 0) for k in ("attention", "mlp", "experts", "shared_experts", "lm_head")
-        )
-        if method == "freeze":
-            linear = trainable
-        amp_copies = -(-2 * linear // tp_pp)
+        amp = autocast_weight_copies(a, pc.components, method, trainable, req.tp, req.pp)
     tied_extra = 0
     if method == "full" and a.tie_word_embeddings:
         # Embedding and lm_head share one tensor: autograd sums the two gradients (mm + embedding backward,
@@ -182,7 +184,7 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         gradients,
         optimizer,
         step_temp,
-        amp_copies,
+        amp,
         tied_extra,
         setup,
         grad_from,
@@ -287,29 +289,44 @@ def training(
         ctx.assumptions.append(
             f"Gradient accumulation {req.grad_accum}: gradients from earlier micro-batches stay allocated"
         )
-    amp = {"weights": plan.amp_copies} if plan.amp_copies else {}
+    full_ckpt = req.grad_checkpointing == "full"
+    # Autocast's weight cache holds every copy until forward's autocast exits; with full checkpointing the
+    # copies are then referenced only by the lm_head's saved tensors and, in backward, the recomputed layer's.
+    amp_fwd = {"weights": plan.amp.all} if plan.amp.all else {}
+    amp_bwd = {"weights": plan.amp.lm_head if full_ckpt else plan.amp.all} if plan.amp.all else {}
+    amp_recompute = {"weights": plan.amp.layer} if plan.amp.all else {}
     phases = [
         Phase(
             "forward",
-            merge(base, amp, {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_fwd}),
+            merge(
+                base, amp_fwd, {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_fwd}
+            ),
         ),
         Phase(
             "backward_start",
-            merge(base, amp, {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_bwd}),
+            merge(
+                base, amp_bwd, {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_bwd}
+            ),
         ),
     ]
     if req.grad_checkpointing == "full":
         # Recompute of one layer: its saved activations are rebuilt while most gradients exist (measured peak
         # inside a recomputed layer's backward ≈ checkpoints + one layer's saved set).
-        phases.append(Phase("backward_recompute", merge(base, amp, {"gradients": plan.gradients,
+        phases.append(Phase("backward_recompute", merge(base, amp_recompute, {"gradients": plan.gradients,
                                                                        "activations": saved + largest_layer})))  # fmt: skip
     phases.append(Phase("backward_end", merge(base, {"gradients": plan.gradients + plan.tied_grad_extra})))
     phases.append(
         Phase("optimizer_step", merge(base, {"gradients": plan.gradients, "optimizer": plan.step_temp}))
     )
-    if plan.amp_copies:
+    if plan.amp.all:
         ctx.assumptions.append(
-            "Autocast keeps 16-bit copies of the Linear weights from forward until their backward"
+            "Autocast keeps 16-bit copies of the Linear weights (lm_head included) from forward until their "
+            "backward"
+            + (
+                "; with gradient checkpointing they are dropped when forward ends and recast per recomputed layer"
+                if full_ckpt
+                else ""
+            )
         )
     if plan.tied_grad_extra:
         ctx.assumptions.append(
