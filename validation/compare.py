@@ -47,6 +47,8 @@ def request_for(record: dict[str, Any]) -> EstimateRequest:
         "model": None,
         "gpu": None,
         "attention": "eager" if s.get("attn_impl") == "eager" else "sdpa",
+        # The runs in results/ without a device field are CPU runs too (the calibration set says so).
+        "platform": "cuda" if str(record.get("device", "cpu")).startswith("cuda") else "cpu",
     }
     mode = s["mode"]
     gc = "full" if s.get("grad_checkpointing") else "none"

@@ -55,6 +55,10 @@ class EstimateRequest(_Model):
     weights: str = Field(default="bf16", description="Weight format: bf16, fp8, int8, nf4, int4, q4_k_m, ...")
     kv_cache_dtype: str = Field(default="bf16", description="bf16, fp16, fp8, q8_0, q4_0")
     attention: Attention = "sdpa"
+    platform: Literal["cuda", "cpu"] = Field(
+        default="cuda",
+        description="Where the kernels run: cuda (NVIDIA GPU) or cpu (PyTorch's CPU kernels, as in validation/).",
+    )
     runtime: Runtime = "transformers"
     gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0, description="vLLM memory fraction.")
     logits_all_tokens: bool = Field(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .. import activations as act
 from ..arch import ArchSpec
 from ..errors import EstimateError
+from ..kernels import effective_attention, math_attention_note
 from ..kv import kv_cache_bytes, largest_layer_kv_bytes
 from ..parallel import kv_per_gpu
 from ..phases import Ctx, Phase
@@ -27,6 +28,12 @@ def weight_format(fmt: str) -> str:
     if is_gguf(fmt) and fmt not in HF_FORMATS:
         raise EstimateError(f"{fmt} is a GGUF (llama.cpp) format: set runtime to llama.cpp", "weights")
     return fmt
+
+
+def activation_bytes(weights_format: str) -> int:
+    """Activation dtype width: fp32 checkpoints compute in fp32; every other format computes in 16-bit
+    (quantized formats dequantize to their compute dtype, bf16/fp16)."""
+    return 4 if weights_format == "fp32" else 2
 
 
 def active_tokens_layer_peak(a: ArchSpec, tokens: int, act_bytes: int) -> int:
@@ -56,16 +63,20 @@ def generate_phases(
     batch: int,
     seq: int,
     kv_dtype: str,
+    weights_format: str,
     kv_delta: int = 0,
 ) -> list[Phase]:
     """Prefill of ``seq - gen_len`` prompt tokens, then (when generating) the last decode step."""
     req: EstimateRequest = ctx.req
     tp, pp = req.tp, req.pp
     prompt = seq - req.gen_len
-    act_bytes = 2
+    act_bytes = activation_bytes(weights_format)
+    attention = effective_attention(req.attention, a, act_bytes, req.platform)
+    if attention != req.attention:
+        ctx.assumptions.append(math_attention_note(act_bytes))
     phases: list[Phase] = []
     kv_prompt = kv_per_gpu(a, kv_cache_bytes(a, batch, prompt, kv_dtype), tp, pp) + kv_delta
-    prefill_act = inference_forward_bytes(a, batch, prompt, prompt, act_bytes, req.attention)
+    prefill_act = inference_forward_bytes(a, batch, prompt, prompt, act_bytes, attention)
     prefill_act = prefill_act // tp if tp > 1 else prefill_act
     if req.logits_all_tokens:
         logits = batch * prompt * a.vocab_size * (act_bytes + 4)
@@ -87,10 +98,10 @@ def generate_phases(
         cat_copy = (
             largest_layer_kv_bytes(a, batch, seq, kv_dtype) if kv_dtype in ("bf16", "fp16", "fp32") else 0
         )
-        decode_act = inference_forward_bytes(a, batch, 1, seq, act_bytes, req.attention) + cat_copy
+        decode_act = inference_forward_bytes(a, batch, 1, seq, act_bytes, attention) + cat_copy
         phases.append(Phase("decode", {"weights": weights, "kv_cache": kv_full, "activations": decode_act,
                                        "logits": batch * a.vocab_size * (act_bytes + 4)}))  # fmt: skip
-    if req.attention == "eager":
+    if attention == "eager":
         ctx.assumptions.append(
             "Eager attention materialises [batch, heads, q, kv] scores (fp32 softmax + 16-bit copy)"
         )

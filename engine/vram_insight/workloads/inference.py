@@ -76,7 +76,7 @@ def inference(
         phases += llama_cpp.serving_phases(ctx, a, weights, batch, seq, kv_dtype)
     else:
         kv_delta = extra.get("kv_delta", 0) if extra else 0
-        phases += transformers.generate_phases(ctx, a, weights, batch, seq, kv_dtype, kv_delta)
+        phases += transformers.generate_phases(ctx, a, weights, batch, seq, kv_dtype, fmt, kv_delta)
     if tp > 1 or pp > 1:
         ctx.assumptions.append(f"Weights split over tensor parallel {tp} × pipeline parallel {pp}")
     params = Params(total=pc.total + (extra.get("params", 0) if extra else 0), active=pc.active, trainable=0,

@@ -66,7 +66,7 @@ def rl(
         ce_fwd, ce_bwd = ce_bytes(sub, a, seqs * seq, act_bytes)
         if ref_weights:
             ref_act = (
-                inference_forward_bytes(a, seqs, seq, seq, act_bytes, req.attention)
+                inference_forward_bytes(a, seqs, seq, seq, act_bytes, plan.setup.attention)
                 + seqs * seq * a.vocab_size * 6
             )
             phases.append(Phase("reference_forward", merge(base, {"activations": ref_act})))
@@ -96,7 +96,7 @@ def rl(
             )
         else:
             kv = kv_per_gpu(a, kv_cache_bytes(a, seqs, seq, "bf16"), req.tp, req.pp)
-            rollout = inference_forward_bytes(a, seqs, prompt, prompt, act_bytes, req.attention)
+            rollout = inference_forward_bytes(a, seqs, prompt, prompt, act_bytes, plan.setup.attention)
             phases.append(Phase("rollout", merge(base, {"kv_cache": kv, "activations": rollout,
                                                          "logits": seqs * a.vocab_size * 6})))  # fmt: skip
             ctx.assumptions.append(
@@ -105,7 +105,7 @@ def rl(
         if req.beta > 0:
             # Under no_grad the layer transients are gone before the logits exist; the completion logits and
             # their temperature-scaled copy then coexist while rows are log-softmaxed one at a time.
-            ref_act = inference_forward_bytes(a, seqs, seq, seq, act_bytes, req.attention)
+            ref_act = inference_forward_bytes(a, seqs, seq, seq, act_bytes, plan.setup.attention)
             ref_logits = act.grpo_reference_logits_bytes(seqs, comp, a.vocab_size, act_bytes)
             final_hidden = act_bytes * seqs * seq * a.hidden_size
             phases.append(Phase("reference_forward", merge(base, {"activations": ref_act})))

@@ -14,6 +14,7 @@ from .. import activations as act
 from ..arch import ArchSpec
 from ..device import runtime_overhead
 from ..errors import EstimateError
+from ..kernels import effective_attention, math_attention_note
 from ..lora import LoraTargetError, lora_plan
 from ..parallel import shard, sharding, weights_per_gpu
 from ..params import count_params, layer_params, linear_shapes
@@ -169,7 +170,7 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         lora_targets=lora_targets,
         lora_rank=req.lora_rank,
         lora_bytes=4 if req.adapter_dtype == "fp32" else 2,
-        attention=req.attention,
+        attention=effective_attention(req.attention, a, prec.act_bytes, req.platform),
         autocast=prec.autocast,
     )
     if shd.stage == 3 and method == "full":
@@ -177,6 +178,8 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         largest = max(sum(layer_params(a, layer).values()) for layer, _ in a.layer_groups())
         weights += 2 * 2 * largest // req.tp
         ctx.assumptions.append("ZeRO-3/FSDP: +2 gathered 16-bit layers (current + prefetched) per GPU")
+    if setup.attention != req.attention:
+        ctx.assumptions.append(math_attention_note(prec.act_bytes))
     per_param_states = optimizer_state_bytes(req.optimizer, 1, prec.state_bytes, 1) + prec.master_bytes
     return TrainPlan(
         trainable,
