@@ -132,6 +132,18 @@ class EstimateRequest(_Model):
             fail("gpus", "gpus must be a multiple of tp × pp")
         if self.zero and self.fsdp != "none":
             fail("fsdp", "choose either DeepSpeed ZeRO or FSDP, not both")
+        if self.offload != "none" and not self.zero and self.fsdp == "none":
+            fail("offload", "CPU offload needs DeepSpeed ZeRO (offload_optimizer / offload_param) or FSDP")
+        if self.offload == "optimizer" and self.fsdp != "none":
+            fail(
+                "offload",
+                "FSDP offloads parameters, gradients and optimizer together (CPUOffload(offload_params=True)): "
+                "choose optimizer+params",
+            )
+        if self.offload == "optimizer+params" and self.zero and self.zero != 3:
+            fail("offload", "offloading parameters needs ZeRO-3 (offload_param is a stage-3 option)")
+        if self.offload == "optimizer+params" and self.fsdp == "shard_grad_op":
+            fail("offload", "offloading parameters needs FSDP FULL_SHARD or HYBRID_SHARD")
         if self.mode == "grpo" and self.rl_algorithm == "grpo" and self.num_generations < 2:
             fail("num_generations", "GRPO needs num_generations ≥ 2 (advantages are relative within a group)")
         return self

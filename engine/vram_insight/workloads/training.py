@@ -16,10 +16,10 @@ from ..device import runtime_overhead
 from ..errors import EstimateError
 from ..kernels import effective_attention, math_attention_note
 from ..lora import LoraTargetError, lora_plan
-from ..parallel import shard, sharding, weights_per_gpu
+from ..parallel import Sharding, shard, sharding, weights_per_gpu
 from ..params import count_params, layer_params, linear_shapes
 from ..phases import Ctx, Phase, finish, merge
-from ..quant import weight_bytes
+from ..quant import WeightBytes, weight_bytes
 from ..resolve import ResolvedModel, resolve_model
 from ..schemas import EstimateRequest, EstimateResult, Params
 from ..states import (
@@ -60,6 +60,44 @@ def factored_elements(a: ArchSpec) -> int:
     return total
 
 
+def largest_layer_share(a: ArchSpec) -> tuple[int, int]:
+    """(parameters of the largest decoder layer, parameters of all decoder layers)."""
+    largest = max(sum(layer_params(a, layer).values()) for layer, _ in a.layer_groups())
+    total = sum(sum(layer_params(a, layer).values()) * n for layer, n in a.layer_groups())
+    return largest, total
+
+
+def frozen_base_weights(
+    ctx: Ctx, a: ArchSpec, wb: WeightBytes, shd: Sharding, tp: int, pp: int
+) -> tuple[int, int]:
+    """(resident, gathered) frozen base weights per GPU in their storage format (LoRA/QLoRA/prefix tuning).
+
+    ZeRO-3 and FSDP FULL_SHARD shard frozen parameters like trainable ones: each rank keeps 1/N of every flat
+    parameter and all-gathers one unit (decoder layer) before its forward and backward, prefetching the next
+    (torch/distributed/fsdp: BackwardPrefetch.BACKWARD_PRE, the default; DeepSpeed stage3 prefetch bucket).
+    QLoRA under FSDP packs the 4-bit weights into a 16-bit ``bnb_4bit_quant_storage`` so they shard as stored.
+    """
+    local = weights_per_gpu(wb.total, tp, pp)
+    if shd.stage < 3:
+        return local, 0
+    largest, all_layers = largest_layer_share(a)
+    unit = -(-wb.layers * largest // max(all_layers, 1)) // tp
+    ctx.assumptions.append(
+        f"{shd.label}: frozen base weights sharded over {shd.group} ranks, plus 2 gathered decoder layers "
+        "(current + prefetched) in their storage format"
+    )
+    return shard(local, True, shd.group), 2 * unit
+
+
+def unit_gradient_bytes(a: ArchSpec, trainable: int, method: str, grad_bytes: int, tp: int) -> int:
+    """Unsharded gradients of one decoder layer (the unit reduced at a time), for trainable parameters."""
+    largest, all_layers = largest_layer_share(a)
+    if method == "full":
+        return grad_bytes * largest // tp
+    # Adapters and freeze-tuned layers: their share of one layer.
+    return -(-grad_bytes * trainable * largest // max(all_layers, 1))
+
+
 def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainPlan:
     req = ctx.req
     pc = count_params(a)
@@ -70,6 +108,7 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
     tp_pp = req.tp * req.pp
     lora_targets: frozenset[str] = frozenset()
     grad_from = 0
+    gathered = 0  # all-gathered units under ZeRO-3 / FSDP full shard, on top of the resident shard
     base_trainable = method in ("full", "freeze")
 
     if method == "full":
@@ -97,7 +136,8 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         wb = weight_bytes(a, pc.components, fmt)
         ctx.assumptions.append(f"Frozen base weights: {wb.note}")
         adapter_bytes = 4 if req.adapter_dtype == "fp32" else 2
-        weights = weights_per_gpu(wb.total, req.tp, req.pp) + trainable * adapter_bytes
+        weights, gathered = frozen_base_weights(ctx, a, wb, shd, req.tp, req.pp)
+        weights += shard(trainable * adapter_bytes, shd.stage == 3, shd.group)
         ctx.assumptions.append(
             f"LoRA r={req.lora_rank}, alpha={req.lora_alpha}: {trainable:,} adapter parameters in {req.adapter_dtype} "
             "(PEFT keeps adapters fp32 by default, autocast_adapter_dtype=True)"
@@ -112,14 +152,21 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         grad_from = a.num_layers - n
         trainable = sum(sum(layer_params(a, layer).values()) * n for layer, n in a.layer_groups(grad_from))
         frozen = pc.total - trainable
-        weights = frozen * 2 + prec.weight_bytes * trainable
+        weights = weights_per_gpu(frozen * 2 + prec.weight_bytes * trainable, req.tp, req.pp)
+        if shd.stage == 3:
+            largest, _ = largest_layer_share(a)
+            weights = shard(weights, True, shd.group)
+            gathered = 2 * 2 * largest // req.tp
+            ctx.assumptions.append(f"{shd.label}: +2 gathered 16-bit layers (current + prefetched) per GPU")
         label = f"freeze: last {n} layers trainable"
         ctx.assumptions.append(
             f"Freeze tuning: layers {grad_from}…{a.num_layers - 1} trainable, the rest frozen in 16-bit"
         )
     elif method == "prefix":
         trainable = req.prefix_tokens * a.num_layers * 2 * a.kv_dim
-        weights = weights_per_gpu(pc.total * 2, req.tp, req.pp) + trainable * 4
+        wb = weight_bytes(a, pc.components, "bf16")
+        weights, gathered = frozen_base_weights(ctx, a, wb, shd, req.tp, req.pp)
+        weights += shard(trainable * 4, shd.stage == 3, shd.group)
         lora_targets = frozenset()
         label = f"prefix tuning: {req.prefix_tokens} virtual tokens"
         ctx.assumptions.append(
@@ -144,13 +191,20 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
     if req.offload != "none":
         optimizer = 0
         step_temp = 0
+        # ZeRO-Offload copies each reduced gradient partition to pinned CPU memory for the CPU optimizer step
+        # (deepspeed/runtime/zero/stage_1_and_2.py async_accumulate_grad_in_cpu_via_gpu; stage3.py
+        # partition_grads with offload_optimizer); FSDP CPUOffload(offload_params=True) moves sharded gradients
+        # to the CPU after reduce-scatter (torch/distributed/fsdp/_runtime_utils.py _post_backward_hook). What
+        # stays on the GPU is the unsharded gradient of the unit being reduced.
+        gradients = unit_gradient_bytes(a, trainable, method, prec.grad_bytes, req.tp)
         ctx.assumptions.append(
-            "Optimizer states (and step) offloaded to CPU RAM (ZeRO-Offload): not on the GPU"
+            "Optimizer states, the optimizer step and the reduced gradients are offloaded to CPU RAM "
+            "(ZeRO-Offload / FSDP CPU offload): the GPU keeps one layer's unreduced gradients at a time"
         )
         if req.offload == "optimizer+params" and shd.stage == 3:
             weights = 0
             ctx.assumptions.append(
-                "Parameters offloaded to CPU (ZeRO-3 offload_param): gathered per layer on use"
+                "Parameters offloaded to CPU (ZeRO-3 offload_param / FSDP offload_params): gathered per layer on use"
             )
     ctx.assumptions.append(f"Optimizer: {opt.name} — {opt.source}")
     if sharded:
@@ -176,8 +230,9 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
     if shd.stage == 3 and method == "full":
         # Gathered 16-bit parameters of the layer being computed (and the prefetched next one).
         largest = max(sum(layer_params(a, layer).values()) for layer, _ in a.layer_groups())
-        weights += 2 * 2 * largest // req.tp
+        gathered = 2 * 2 * largest // req.tp
         ctx.assumptions.append("ZeRO-3/FSDP: +2 gathered 16-bit layers (current + prefetched) per GPU")
+    weights += gathered
     if setup.attention != req.attention:
         ctx.assumptions.append(math_attention_note(prec.act_bytes))
     per_param_states = optimizer_state_bytes(req.optimizer, 1, prec.state_bytes, 1) + prec.master_bytes
