@@ -92,7 +92,7 @@ def request_for(record: dict[str, Any]) -> EstimateRequest:
         lora = s.get("lora")
         extra = {"lora_rank": lora.get("r", 16), "lora_targets": _lora_targets(lora)} if lora else {}
         return EstimateRequest(mode="grpo", policy="lora" if lora else "full", num_generations=s["k"],
-                               batch_size=s.get("batch", 1), prompt_len=s["prompt_len"],
+                               batch_size=s.get("batch", 1) * s["k"], prompt_len=s["prompt_len"],
                                completion_len=s.get("completion_len") or s["gen_len"],
                                beta=s.get("beta") if s.get("beta") is not None else 0.04, precision=precision,
                                grad_checkpointing=gc, **extra, **base)  # fmt: skip

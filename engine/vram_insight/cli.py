@@ -54,7 +54,14 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
         "--mode", default="inference", choices=["inference", "finetune", "training", "grpo", "multimodal"]
     )
     p.add_argument("--task", choices=["inference", "finetune", "training"], help="multimodal: workload")
-    p.add_argument("--batch-size", "-b", type=int)
+    p.add_argument(
+        "--batch-size",
+        "--per-device-train-batch-size",
+        "-b",
+        type=int,
+        dest="batch_size",
+        help="sequences per device per step (GRPO: completions, as TRL's per_device_train_batch_size)",
+    )
     p.add_argument("--seq-len", "-s", type=int, help="tokens per sequence (inference: prompt + generated)")
     p.add_argument("--gen-len", type=int, help="inference: generated tokens (default 0)")
     p.add_argument("--grad-accum", type=int)

@@ -254,8 +254,9 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
     else:
         tokens = req.batch_size * req.seq_len * max(1, req.gpus // (req.tp * req.pp))
         if req.mode == "grpo":
-            k = req.num_generations if req.rl_algorithm == "grpo" else 2  # completions per prompt / DPO pair
-            tokens = req.batch_size * k * (req.prompt_len + req.completion_len)
+            # GRPO: batch_size counts completions (TRL per_device_train_batch_size); DPO: chosen + rejected pairs.
+            per_item = 1 if req.rl_algorithm == "grpo" else 2
+            tokens = req.batch_size * per_item * (req.prompt_len + req.completion_len)
         trainable_share = result.params.trainable / max(pc.total, 1)
         # 2 FLOPs/param forward; backward 2× for activations (+2× for weight grads of trainable params).
         per_token = (

@@ -44,7 +44,15 @@ class EstimateRequest(_Model):
     num_layers: int | None = Field(default=None, ge=1, le=1024, description="Override num_hidden_layers.")
 
     # Shape of the work.
-    batch_size: int = Field(default=1, ge=1, le=MAX_BATCH, description="Sequences per device per step.")
+    batch_size: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_BATCH,
+        description=(
+            "Sequences per device per step. GRPO: completions, as TRL's per_device_train_batch_size counts them; "
+            "DPO: chosen/rejected pairs."
+        ),
+    )
     seq_len: int = Field(
         default=4096, ge=1, le=MAX_TOKENS, description="Tokens per sequence (inference: prompt + generated)."
     )

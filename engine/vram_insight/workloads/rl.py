@@ -74,13 +74,24 @@ def rl(
         phases.append(Phase("forward", merge(base, {"activations": saved, "logits": ce_fwd})))
     else:
         k, prompt, comp = req.num_generations, req.prompt_len, req.completion_len
-        # batch_size counts prompts; each prompt gets k completions, so TRL's per_device_train_batch_size
-        # (completions) is batch_size × k and always divisible by num_generations.
-        seqs = req.batch_size * k
+        # TRL's meaning (trl/trainer/grpo_config.py): per_device_train_batch_size counts completions per device
+        # per micro-step; one generation round makes generation_batch_size = per_device_train_batch_size ×
+        # num_processes × steps_per_generation completions (steps_per_generation defaults to
+        # gradient_accumulation_steps), each process generating its share in one generate() call.
+        seqs = req.batch_size
+        rollout_seqs = seqs * req.grad_accum
+        processes = req.gpus // (req.tp * req.pp)
+        if (seqs * processes * req.grad_accum) % k:
+            ctx.warnings.append(
+                f"TRL rejects this: generation_batch_size = per_device_train_batch_size × processes × "
+                f"steps_per_generation = {seqs} × {processes} × {req.grad_accum} must be divisible by "
+                f"num_generations = {k}"
+            )
         seq = prompt + comp
         ctx.assumptions.append(
-            f"GRPO: {req.batch_size} prompt(s) × k = {k} completions = {seqs} sequences per device per step "
-            f"(TRL per_device_train_batch_size = {seqs}); prompt {prompt} + completion {comp} tokens"
+            f"GRPO: per_device_train_batch_size = {seqs} completions per micro-step (k = {k} per prompt); one "
+            f"rollout generates {rollout_seqs} completions per device (steps_per_generation = "
+            f"gradient_accumulation_steps = {req.grad_accum}); prompt {prompt} + completion {comp} tokens"
         )
         # Rollout.
         if req.generation_backend == "vllm":
@@ -95,10 +106,12 @@ def rl(
                 "whole run (sleep mode off)"
             )
         else:
-            kv = kv_per_gpu(a, kv_cache_bytes(a, seqs, seq, "bf16"), req.tp, req.pp)
-            rollout = inference_forward_bytes(a, seqs, prompt, prompt, act_bytes, plan.setup.attention)
+            kv = kv_per_gpu(a, kv_cache_bytes(a, rollout_seqs, seq, "bf16"), req.tp, req.pp)
+            rollout = inference_forward_bytes(
+                a, rollout_seqs, prompt, prompt, act_bytes, plan.setup.attention
+            )
             phases.append(Phase("rollout", merge(base, {"kv_cache": kv, "activations": rollout,
-                                                         "logits": seqs * a.vocab_size * 6})))  # fmt: skip
+                                                         "logits": rollout_seqs * a.vocab_size * 6})))  # fmt: skip
             ctx.assumptions.append(
                 "Rollout with transformers generate() on the policy (KV cache for every completion)"
             )
@@ -117,7 +130,14 @@ def rl(
         ctx.assumptions.append(
             "Policy log-probs over completion tokens only (logits_to_keep), selective_log_softmax"
         )
-        phases.append(Phase("policy_backward_start", merge(base, {"activations": saved, "logits": logits})))
+        # Gradients of earlier micro-steps stay allocated while the next one runs forward and backward.
+        grads_prev = plan.gradients if req.grad_accum > 1 else 0
+        phases.append(
+            Phase(
+                "policy_backward_start",
+                merge(base, {"gradients": grads_prev, "activations": saved, "logits": logits}),
+            )
+        )
         if req.grad_checkpointing == "full":
             phases.append(Phase("backward_recompute", merge(base, {"gradients": plan.gradients,
                                                                      "activations": saved + largest})))  # fmt: skip
