@@ -144,10 +144,18 @@ def inference_layer_peak_per_token(a: ArchSpec, layer: LayerSpec, act_bytes: int
     i = mlp_width_per_token(a, layer)
     mlp = (3 if a.gated_mlp else 2) * act_bytes * i
     if layer.moe and a.moe:
-        # transformers ≥ 5 grouped_mm experts: each token is copied once per routed expert; the permuted inputs,
-        # their gathered copy, the experts' down-projection output and its routing-weighted product are all
-        # [tokens·top_k, hidden] at the peak (measured: index.Tensor ×2, _grouped_mm, mul).
-        mlp = max(mlp, 4 * act_bytes * a.moe.top_k * a.hidden_size)
+        # transformers ≥ 5 grouped_mm experts (integrations/moe.py grouped_mm_experts_forward): each token is
+        # copied once per routed expert (S = tokens·top_k rows). Two peaks, whichever is larger:
+        # * the gate: the gathered inputs [S, h], the fused gate_up output [S, 2I], SiLU(gate) [S, I] and the
+        #   product [S, I] (measured on Mixtral: index, _grouped_mm, silu, mul);
+        # * after the down projection: the gathered inputs, the down output, its routing-weighted product and
+        #   the inverse-permuted copy, all [S, h] (measured on Qwen3-MoE: index ×2, _grouped_mm, mul);
+        # and a shared expert (dense gated MLP) runs while the routed output [tokens, h] is held.
+        e = a.moe
+        gate = e.top_k * (a.hidden_size + 4 * e.expert_intermediate)
+        down = 4 * e.top_k * a.hidden_size
+        shared = a.hidden_size + 3 * e.shared_intermediate if e.shared_intermediate else 0
+        mlp = act_bytes * max(gate, down, shared)
     # attention phase: q, k, v, rotated q/k and the output
     attn = act_bytes * (3 * a.q_dim + 4 * a.kv_dim)
     return max(mlp, attn)
