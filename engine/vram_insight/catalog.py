@@ -18,7 +18,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MiB = 1 << 20
+GiB = 1 << 30
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 MONTH_PATTERN = r"^\d{4}-\d{2}$"
@@ -66,19 +69,49 @@ class ModelEntry(_Strict):
         return value
 
 
+# NVIDIA generations, then AMD, then the rest.
+Architecture = Literal[
+    "volta", "turing", "ampere", "ada", "hopper", "blackwell", "cdna2", "cdna3", "cdna4", "rdna3", "apple-silicon",
+    "gaudi", "tpu",
+]  # fmt: skip
+# How reported_memory_bytes was obtained (each with its quote in reported_memory_source):
+# - torch-total-memory: torch.cuda.get_device_properties().total_memory, i.e. cudaDeviceProp.totalGlobalMem
+#   (torch/csrc/cuda/Module.cpp binds it directly), as printed by torch or by CUDA's deviceQuery sample;
+# - cuda-mem-get-info: the total of cudaMemGetInfo, printed by PyTorch's OOM message ("GPU 0 has a total
+#   capacity of ..."; c10/cuda/CUDACachingAllocator.cpp calls cudaMemGetInfo), vLLM or llama.cpp;
+# - metal-working-set: Metal's recommendedMaxWorkingSetSize (Apple), as logged by llama.cpp;
+# - estimated: derived from the nearest evidence; the source starts with "ESTIMATED" and gives the reasoning.
+MemoryBasis = Literal["torch-total-memory", "cuda-mem-get-info", "metal-working-set", "estimated"]
+
+
 class GpuEntry(_Strict):
-    """One accelerator. Memory in decimal GB as sold; throughput dense (no 2:4 sparsity)."""
+    """One accelerator. ``memory_gb`` is the marketed figure (display only); the engine sizes against
+    ``memory_bytes`` = ``reported_memory_bytes``, what the runtime reports. Throughput dense (no 2:4 sparsity)."""
 
     id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=1)
     vendor: Literal["nvidia", "amd", "apple", "intel", "google"]
     segment: Literal["consumer", "workstation", "datacenter", "unified"]
-    memory_gb: float = Field(gt=0, description="Memory as marketed, decimal GB (10^9 bytes).")
-    usable_memory_gb: float | None = Field(
+    architecture: Architecture
+    memory_gb: float = Field(gt=0, description="Memory as marketed (display; vendors mean GiB-sized parts).")
+    device_total_mib: int | None = Field(
         default=None,
         gt=0,
-        description="Memory a framework can allocate when less than memory_gb (Apple, B200).",
+        description=(
+            "Total the vendor tool reports, MiB (nvidia-smi memory.total, hl-smi; RAM for Apple). ECC, where on, is "
+            "already excluded; the driver's own reservation is not."
+        ),
     )
+    device_total_source: str | None = Field(default=None, min_length=20)
+    reported_memory_bytes: int = Field(
+        gt=0,
+        description=(
+            "Bytes one framework device can hold at most: the cudaMemGetInfo / torch total_memory figure (NVIDIA, "
+            "AMD: device total minus the driver's reservation), Metal's recommendedMaxWorkingSetSize (Apple)."
+        ),
+    )
+    reported_memory_basis: MemoryBasis
+    reported_memory_source: str = Field(min_length=20, description="Where the figure was read, quoted.")
     memory_type: str
     bandwidth_gbps: float = Field(gt=0, description="Memory bandwidth, GB/s (10^9 bytes/s).")
     bf16_tflops: float = Field(gt=0, description="Dense BF16 tensor TFLOPS with FP32 accumulate.")
@@ -95,10 +128,35 @@ class GpuEntry(_Strict):
     price_source: str | None = None
     notes: str | None = None
 
+    @model_validator(mode="after")
+    def _memory_is_consistent(self) -> GpuEntry:
+        if (self.device_total_mib is None) != (self.device_total_source is None):
+            raise ValueError("device_total_mib and device_total_source must be given together")
+        estimated = self.reported_memory_basis == "estimated"
+        if estimated and not self.reported_memory_source.startswith("ESTIMATED"):
+            raise ValueError("reported_memory_source must start with 'ESTIMATED' when the basis is estimated")
+        # Vendors' "80 GB" parts hold 80 GiB of DRAM; no runtime reports more than that.
+        if self.reported_memory_bytes > self.memory_gb * GiB:
+            raise ValueError("reported_memory_bytes exceeds memory_gb GiB (the physical size)")
+        if self.device_total_mib is not None and self.reported_memory_bytes > self.device_total_mib * MiB:
+            raise ValueError("reported_memory_bytes exceeds device_total_mib")
+        # Catches a figure typed in the wrong unit: even one MI250X die (64 GiB of a 128 GB card) is above half.
+        if self.reported_memory_bytes < self.memory_gb * 10**9 / 2:
+            raise ValueError("reported_memory_bytes is below half of memory_gb; check its unit")
+        return self
+
     @property
     def memory_bytes(self) -> int:
-        """Bytes a framework can use (decimal GB x 10^9)."""
-        return round((self.usable_memory_gb or self.memory_gb) * 10**9)
+        """Capacity the engine sizes against: ``reported_memory_bytes``, what the runtime reports for one device
+        (cudaMemGetInfo / torch total_memory, Metal's working-set limit), not the marketed ``memory_gb``. The
+        memory the runtime itself then uses (CUDA context, NCCL) is not subtracted here: see
+        :func:`cuda_context_bytes` and :func:`nccl_buffer_bytes`."""
+        return self.reported_memory_bytes
+
+    @property
+    def usable_memory_gb(self) -> float:
+        """``reported_memory_bytes`` in decimal GB (10^9 bytes), rounded to 0.01, for display."""
+        return round(self.reported_memory_bytes / 10**9, 2)
 
 
 class GpuFile(_Strict):
