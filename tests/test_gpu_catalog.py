@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from vram_insight.catalog import CatalogError, GpuEntry, GpuFile, load_catalog
+from vram_insight.catalog import (
+    CatalogError,
+    GpuEntry,
+    GpuFile,
+    RuntimeOverheads,
+    cuda_context_bytes,
+    load_catalog,
+    load_runtime_overheads,
+    nccl_buffer_bytes,
+)
 
 GPUS_JSON = Path(__file__).resolve().parents[1] / "data" / "gpus.json"
 
@@ -388,3 +397,98 @@ def test_every_entry_names_a_source(gpus: dict[str, GpuEntry]) -> None:
     for gpu in gpus.values():
         assert len(gpu.source) > 20, gpu.id
         assert math.isfinite(gpu.bandwidth_gbps) and gpu.bandwidth_gbps > 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# data/runtime_overheads.json
+
+OVERHEADS_JSON = Path(__file__).resolve().parents[1] / "data" / "runtime_overheads.json"
+# outside_allocator_bytes of the six H200 runs in the project calibration set (CUDA 13.0, torch 2.11.0+cu130).
+H200_OUTSIDE_ALLOCATOR = [780992512, 804061184, 804061184, 732758016, 804061184, 720175104]
+
+
+@pytest.fixture(scope="module")
+def overheads_raw() -> dict:
+    return json.loads(OVERHEADS_JSON.read_text(encoding="utf-8"))
+
+
+def test_overheads_file_is_formatted_and_valid(overheads_raw: dict) -> None:
+    text = OVERHEADS_JSON.read_text(encoding="utf-8")
+    assert text == json.dumps(overheads_raw, indent=2, ensure_ascii=False) + "\n"
+    RuntimeOverheads.model_validate(overheads_raw)
+
+
+def test_hopper_context_is_the_h200_measurement(gpus: dict[str, GpuEntry]) -> None:
+    for gpu_id in ("h200-sxm", "h100-sxm", "h100-pcie"):
+        ctx = cuda_context_bytes(gpus[gpu_id])
+        assert ctx.bytes == max(H200_OUTSIDE_ALLOCATOR) and not ctx.estimated, gpu_id
+    assert 0.67 < min(H200_OUTSIDE_ALLOCATOR) / GiB < max(H200_OUTSIDE_ALLOCATOR) / GiB < 0.75
+    # Larger than the 400 MiB the engine assumed before.
+    assert max(H200_OUTSIDE_ALLOCATOR) > 400 * MiB
+
+
+def test_other_generations_say_they_are_estimated(gpus: dict[str, GpuEntry]) -> None:
+    for gpu_id in ("rtx-4090", "b200", "a100-80gb-sxm", "mi300x", "m4-max-128gb", "t4"):
+        ctx = cuda_context_bytes(gpus[gpu_id])
+        assert ctx.estimated and ctx.sources and "H200" in ctx.assumption, gpu_id
+
+
+def test_eager_module_loading_costs_more(gpus: dict[str, GpuEntry], overheads_raw: dict) -> None:
+    eager = cuda_context_bytes(gpus["rtx-3090"], module_loading="eager")
+    assert eager.bytes == 1001 * MiB  # pytorch/pytorch #54564: "1001MiB / 24268MiB" on CUDA 11.1
+    assert eager.bytes > cuda_context_bytes(gpus["rtx-3090"]).bytes
+    # pytorch/pytorch PR #86509 on CUDA 11.7: 287,047,680 B lazy vs 666,632,192 B eager for the same command.
+    by_id = {m["id"]: m["bytes"] for m in overheads_raw["context_measurements"]}
+    assert by_id["cuda117-lazy-small-workload"] == 287_047_680
+    assert by_id["cuda117-eager-small-workload"] == 666_632_192
+
+
+def test_cuda_context_override(gpus: dict[str, GpuEntry]) -> None:
+    ctx = cuda_context_bytes(gpus["h100-sxm"], override_mib=700)
+    assert ctx.bytes == 700 * 1_048_576 and not ctx.estimated and "--cuda-context-mib" in ctx.assumption
+    assert cuda_context_bytes(gpus["h100-sxm"], override_mib=0).bytes == 0
+    for bad in (-1, 1.5, True, "700"):
+        with pytest.raises(CatalogError, match="--cuda-context-mib"):
+            cuda_context_bytes(gpus["h100-sxm"], override_mib=bad)  # type: ignore[arg-type]
+
+
+def test_nccl_buffers(gpus: dict[str, GpuEntry]) -> None:
+    a100 = gpus["a100-80gb-sxm"]
+    assert nccl_buffer_bytes(a100, 1).bytes == 0
+    two = nccl_buffer_bytes(a100, 2)
+    assert two.bytes == 544 * MiB and not two.estimated  # NVIDIA/nccl #964, 4x A100 NVLink
+    assert nccl_buffer_bytes(a100, 4).bytes == nccl_buffer_bytes(a100, 64).bytes == 688 * MiB
+    h100 = nccl_buffer_bytes(gpus["h100-sxm"], 8)
+    assert h100.bytes == 688 * MiB and h100.estimated  # measured on A100s
+    a2a = nccl_buffer_bytes(gpus["h100-sxm"], 8, pattern="alltoall")
+    assert a2a.bytes == 688 * MiB + round(
+        (4.34 - 1.06) * GiB
+    )  # NVIDIA/nccl #1685: 1.06 GB -> 4.34 GB on 8x H100
+    assert nccl_buffer_bytes(a100, 8, override_mib=1024).bytes == GiB
+    for bad in (0, -2, 2.0):
+        with pytest.raises(CatalogError, match="ranks"):
+            nccl_buffer_bytes(a100, bad)  # type: ignore[arg-type]
+
+
+def test_overheads_schema_rejects_gaps_and_missing_sources(overheads_raw: dict) -> None:
+    data = json.loads(json.dumps(overheads_raw))
+    data["context_rules"][2]["architectures"].remove("ada")
+    with pytest.raises(ValidationError, match="every architecture exactly once for lazy"):
+        RuntimeOverheads.model_validate(data)
+    data = json.loads(json.dumps(overheads_raw))
+    data["nccl_rules"][0]["measurements"] = ["nope"]
+    with pytest.raises(ValidationError, match="unknown measurement 'nope'"):
+        RuntimeOverheads.model_validate(data)
+    data = json.loads(json.dumps(overheads_raw))
+    del data["context_measurements"][0]["source"]
+    with pytest.raises(ValidationError, match="source"):
+        RuntimeOverheads.model_validate(data)
+
+
+def test_load_runtime_overheads_names_the_field(tmp_path: Path, overheads_raw: dict) -> None:
+    data = json.loads(json.dumps(overheads_raw))
+    del data["nccl_measurements"][1]["source"]
+    (tmp_path / "runtime_overheads.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(CatalogError) as err:
+        load_runtime_overheads(str(tmp_path))
+    assert str(err.value) == "runtime_overheads.json: nccl_measurements.1.source: Field required"
