@@ -423,6 +423,8 @@ def test_hopper_context_is_the_h200_measurement(gpus: dict[str, GpuEntry]) -> No
         ctx = cuda_context_bytes(gpus[gpu_id])
         assert ctx.bytes == max(H200_OUTSIDE_ALLOCATOR) and not ctx.estimated, gpu_id
     assert 0.67 < min(H200_OUTSIDE_ALLOCATOR) / GiB < max(H200_OUTSIDE_ALLOCATOR) / GiB < 0.75
+    assert cuda_context_bytes(None).bytes == max(H200_OUTSIDE_ALLOCATOR)  # no GPU chosen: the measured rule
+    assert nccl_buffer_bytes(None, 4).estimated
     # Larger than the 400 MiB the engine assumed before.
     assert max(H200_OUTSIDE_ALLOCATOR) > 400 * MiB
 

@@ -331,7 +331,7 @@ def _override(value_mib: int | None, flag: str) -> RuntimeOverhead | None:
 
 
 def cuda_context_bytes(
-    gpu: GpuEntry,
+    gpu: GpuEntry | None,
     *,
     module_loading: Literal["lazy", "eager"] = "lazy",
     override_mib: int | None = None,
@@ -340,7 +340,8 @@ def cuda_context_bytes(
     """Memory one process holds outside the allocator on ``gpu``: CUDA context, loaded kernel modules, library
     handles. ``lazy`` is the default since CUDA 11.7 with PyTorch >= 1.13 (which sets CUDA_MODULE_LOADING=LAZY,
     pytorch/pytorch PR #86509); ``eager`` is CUDA < 11.7 or CUDA_MODULE_LOADING=EAGER. ``override_mib`` is the
-    user's ``--cuda-context-mib``. Counted once per process on each GPU."""
+    user's ``--cuda-context-mib``. With no GPU chosen the Hopper rule (the measured one) applies. Counted once per
+    process on each GPU."""
     chosen = _override(override_mib, "--cuda-context-mib")
     if chosen is not None:
         return chosen
@@ -372,7 +373,7 @@ def _nccl_rule(rules: list[NcclRule], pattern: str, ranks: int) -> NcclRule | No
 
 
 def nccl_buffer_bytes(
-    gpu: GpuEntry,
+    gpu: GpuEntry | None,
     ranks: int,
     *,
     pattern: Literal["allreduce", "alltoall"] = "allreduce",
@@ -397,7 +398,7 @@ def nccl_buffer_bytes(
     if rule is None:
         raise CatalogError(f"runtime_overheads.json: no nccl_rules entry for {pattern} over {ranks} GPUs")
     parts = [next(x for x in data.nccl_measurements if x.id == ref) for ref in rule.measurements]
-    estimated = any(p.architecture != gpu.architecture for p in parts)
+    estimated = gpu is None or any(p.architecture != gpu.architecture for p in parts)
     measured = "; ".join(f"{p.bytes / MiB:.0f} MiB on {p.gpu}" for p in parts)
     return RuntimeOverhead(
         bytes=sum(p.bytes for p in parts),
