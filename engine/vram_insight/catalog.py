@@ -346,10 +346,9 @@ def cuda_context_bytes(
     if chosen is not None:
         return chosen
     data = overheads or load_runtime_overheads()
+    arch = gpu.architecture if gpu else "hopper"
     rule = next(
-        r
-        for r in data.context_rules
-        if r.module_loading == module_loading and gpu.architecture in r.architectures
+        r for r in data.context_rules if r.module_loading == module_loading and arch in r.architectures
     )
     m = next(x for x in data.context_measurements if x.id == rule.measurement)
     measured_on = f"{m.gpu}, {m.stack}, {m.module_loading} module loading, {m.scope}"
