@@ -16,9 +16,12 @@ import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MiB = 1 << 20
+GiB = 1 << 30
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 MONTH_PATTERN = r"^\d{4}-\d{2}$"
@@ -66,19 +69,49 @@ class ModelEntry(_Strict):
         return value
 
 
+# NVIDIA generations, then AMD, then the rest.
+Architecture = Literal[
+    "volta", "turing", "ampere", "ada", "hopper", "blackwell", "cdna2", "cdna3", "cdna4", "rdna3", "apple-silicon",
+    "gaudi", "tpu",
+]  # fmt: skip
+# How reported_memory_bytes was obtained (each with its quote in reported_memory_source):
+# - torch-total-memory: torch.cuda.get_device_properties().total_memory, i.e. cudaDeviceProp.totalGlobalMem
+#   (torch/csrc/cuda/Module.cpp binds it directly), as printed by torch or by CUDA's deviceQuery sample;
+# - cuda-mem-get-info: the total of cudaMemGetInfo, printed by PyTorch's OOM message ("GPU 0 has a total
+#   capacity of ..."; c10/cuda/CUDACachingAllocator.cpp calls cudaMemGetInfo), vLLM or llama.cpp;
+# - metal-working-set: Metal's recommendedMaxWorkingSetSize (Apple), as logged by llama.cpp;
+# - estimated: derived from the nearest evidence; the source starts with "ESTIMATED" and gives the reasoning.
+MemoryBasis = Literal["torch-total-memory", "cuda-mem-get-info", "metal-working-set", "estimated"]
+
+
 class GpuEntry(_Strict):
-    """One accelerator. Memory in decimal GB as sold; throughput dense (no 2:4 sparsity)."""
+    """One accelerator. ``memory_gb`` is the marketed figure (display only); the engine sizes against
+    ``memory_bytes`` = ``reported_memory_bytes``, what the runtime reports. Throughput dense (no 2:4 sparsity)."""
 
     id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=1)
     vendor: Literal["nvidia", "amd", "apple", "intel", "google"]
     segment: Literal["consumer", "workstation", "datacenter", "unified"]
-    memory_gb: float = Field(gt=0, description="Memory as marketed, decimal GB (10^9 bytes).")
-    usable_memory_gb: float | None = Field(
+    architecture: Architecture
+    memory_gb: float = Field(gt=0, description="Memory as marketed (display; vendors mean GiB-sized parts).")
+    device_total_mib: int | None = Field(
         default=None,
         gt=0,
-        description="Memory a framework can allocate when less than memory_gb (Apple, B200).",
+        description=(
+            "Total the vendor tool reports, MiB (nvidia-smi memory.total, hl-smi; RAM for Apple). ECC, where on, is "
+            "already excluded; the driver's own reservation is not."
+        ),
     )
+    device_total_source: str | None = Field(default=None, min_length=20)
+    reported_memory_bytes: int = Field(
+        gt=0,
+        description=(
+            "Bytes one framework device can hold at most: the cudaMemGetInfo / torch total_memory figure (NVIDIA, "
+            "AMD: device total minus the driver's reservation), Metal's recommendedMaxWorkingSetSize (Apple)."
+        ),
+    )
+    reported_memory_basis: MemoryBasis
+    reported_memory_source: str = Field(min_length=20, description="Where the figure was read, quoted.")
     memory_type: str
     bandwidth_gbps: float = Field(gt=0, description="Memory bandwidth, GB/s (10^9 bytes/s).")
     bf16_tflops: float = Field(gt=0, description="Dense BF16 tensor TFLOPS with FP32 accumulate.")
@@ -95,10 +128,35 @@ class GpuEntry(_Strict):
     price_source: str | None = None
     notes: str | None = None
 
+    @model_validator(mode="after")
+    def _memory_is_consistent(self) -> GpuEntry:
+        if (self.device_total_mib is None) != (self.device_total_source is None):
+            raise ValueError("device_total_mib and device_total_source must be given together")
+        estimated = self.reported_memory_basis == "estimated"
+        if estimated and not self.reported_memory_source.startswith("ESTIMATED"):
+            raise ValueError("reported_memory_source must start with 'ESTIMATED' when the basis is estimated")
+        # Vendors' "80 GB" parts hold 80 GiB of DRAM; no runtime reports more than that.
+        if self.reported_memory_bytes > self.memory_gb * GiB:
+            raise ValueError("reported_memory_bytes exceeds memory_gb GiB (the physical size)")
+        if self.device_total_mib is not None and self.reported_memory_bytes > self.device_total_mib * MiB:
+            raise ValueError("reported_memory_bytes exceeds device_total_mib")
+        # Catches a figure typed in the wrong unit: even one MI250X die (64 GiB of a 128 GB card) is above half.
+        if self.reported_memory_bytes < self.memory_gb * 10**9 / 2:
+            raise ValueError("reported_memory_bytes is below half of memory_gb; check its unit")
+        return self
+
     @property
     def memory_bytes(self) -> int:
-        """Bytes a framework can use (decimal GB x 10^9)."""
-        return round((self.usable_memory_gb or self.memory_gb) * 10**9)
+        """Capacity the engine sizes against: ``reported_memory_bytes``, what the runtime reports for one device
+        (cudaMemGetInfo / torch total_memory, Metal's working-set limit), not the marketed ``memory_gb``. The
+        memory the runtime itself then uses (CUDA context, NCCL) is not subtracted here: see
+        :func:`cuda_context_bytes` and :func:`nccl_buffer_bytes`."""
+        return self.reported_memory_bytes
+
+    @property
+    def usable_memory_gb(self) -> float:
+        """``reported_memory_bytes`` in decimal GB (10^9 bytes), rounded to 0.01, for display."""
+        return round(self.reported_memory_bytes / 10**9, 2)
 
 
 class GpuFile(_Strict):
@@ -175,3 +233,175 @@ def load_catalog(root: str | None = None) -> Catalog:
 
 def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Memory the runtime holds outside the framework's allocator: data/runtime_overheads.json
+
+
+class OverheadMeasurement(_Strict):
+    """One published or project measurement of memory outside PyTorch's allocator."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    gpu: str = Field(min_length=1, description="The GPU as the source names it.")
+    architecture: Architecture | None = Field(description="None when the source does not name the GPU.")
+    stack: str = Field(min_length=1, description="CUDA / PyTorch / driver versions as the source gives them.")
+    module_loading: Literal["lazy", "eager"] | None
+    scope: Literal["bare-context", "small-workload", "full-workload", "communicator"]
+    bytes: int = Field(gt=0, description="The figure the rules use (the largest when a range was measured).")
+    bytes_min: int | None = Field(default=None, gt=0)
+    what: str = Field(min_length=20, description="What was measured and how.")
+    source: str = Field(min_length=20)
+
+
+class ContextRule(_Strict):
+    architectures: list[Architecture] = Field(min_length=1)
+    module_loading: Literal["lazy", "eager"]
+    measurement: str
+    estimated: bool
+    reason: str = Field(min_length=20)
+
+
+class NcclRule(_Strict):
+    pattern: Literal["allreduce", "alltoall"]
+    min_ranks: int = Field(ge=2)
+    max_ranks: int | None = Field(default=None, ge=2)
+    measurements: list[str] = Field(min_length=1, description="Summed.")
+    reason: str = Field(min_length=20)
+
+
+class RuntimeOverheads(_Strict):
+    context_measurements: list[OverheadMeasurement]
+    context_rules: list[ContextRule]
+    nccl_measurements: list[OverheadMeasurement]
+    nccl_rules: list[NcclRule]
+
+    @model_validator(mode="after")
+    def _rules_are_complete(self) -> RuntimeOverheads:
+        context = {m.id for m in self.context_measurements}
+        nccl = {m.id for m in self.nccl_measurements}
+        for mode in ("lazy", "eager"):
+            covered = [a for r in self.context_rules if r.module_loading == mode for a in r.architectures]
+            if sorted(covered) != sorted(get_args(Architecture)):
+                raise ValueError(
+                    f"context_rules must name every architecture exactly once for {mode} loading"
+                )
+        for rule in self.context_rules:
+            if rule.measurement not in context:
+                raise ValueError(f"context_rules: unknown measurement {rule.measurement!r}")
+        for rule in self.nccl_rules:
+            for ref in rule.measurements:
+                if ref not in nccl:
+                    raise ValueError(f"nccl_rules: unknown measurement {ref!r}")
+        for pattern in ("allreduce", "alltoall"):
+            if _nccl_rule(self.nccl_rules, pattern, 2) is None:
+                raise ValueError(f"nccl_rules: no rule for {pattern} at 2 ranks")
+        return self
+
+
+class RuntimeOverhead(BaseModel):
+    """Bytes one process holds outside the allocator, with what the figure assumes and where it comes from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bytes: int = Field(ge=0)
+    estimated: bool
+    assumption: str
+    sources: list[str]
+
+
+@cache
+def load_runtime_overheads(root: str | None = None) -> RuntimeOverheads:
+    """Read and validate ``runtime_overheads.json`` (cached)."""
+    base = Path(root) if root else data_dir()
+    try:
+        return RuntimeOverheads.model_validate(_read_json(base / "runtime_overheads.json"))
+    except ValidationError as exc:
+        raise CatalogError(_format_error("runtime_overheads.json", exc)) from None
+
+
+def _override(value_mib: int | None, flag: str) -> RuntimeOverhead | None:
+    if value_mib is None:
+        return None
+    if isinstance(value_mib, bool) or not isinstance(value_mib, int) or value_mib < 0:
+        raise CatalogError(f"{flag} must be a whole number of MiB >= 0, got {value_mib!r}")
+    return RuntimeOverhead(
+        bytes=value_mib * MiB, estimated=False, assumption=f"set by {flag}={value_mib} MiB", sources=[]
+    )
+
+
+def cuda_context_bytes(
+    gpu: GpuEntry | None,
+    *,
+    module_loading: Literal["lazy", "eager"] = "lazy",
+    override_mib: int | None = None,
+    overheads: RuntimeOverheads | None = None,
+) -> RuntimeOverhead:
+    """Memory one process holds outside the allocator on ``gpu``: CUDA context, loaded kernel modules, library
+    handles. ``lazy`` is the default since CUDA 11.7 with PyTorch >= 1.13 (which sets CUDA_MODULE_LOADING=LAZY,
+    pytorch/pytorch PR #86509); ``eager`` is CUDA < 11.7 or CUDA_MODULE_LOADING=EAGER. ``override_mib`` is the
+    user's ``--cuda-context-mib``. With no GPU chosen the Hopper rule (the measured one) applies. Counted once per
+    process on each GPU."""
+    chosen = _override(override_mib, "--cuda-context-mib")
+    if chosen is not None:
+        return chosen
+    data = overheads or load_runtime_overheads()
+    arch = gpu.architecture if gpu else "hopper"
+    rule = next(
+        r for r in data.context_rules if r.module_loading == module_loading and arch in r.architectures
+    )
+    m = next(x for x in data.context_measurements if x.id == rule.measurement)
+    measured_on = f"{m.gpu}, {m.stack}, {m.module_loading} module loading, {m.scope}"
+    return RuntimeOverhead(
+        bytes=m.bytes,
+        estimated=rule.estimated,
+        assumption=f"{m.bytes / GiB:.2f} GiB measured on {measured_on}. {rule.reason}",
+        sources=[m.source],
+    )
+
+
+def _nccl_rule(rules: list[NcclRule], pattern: str, ranks: int) -> NcclRule | None:
+    for rule in rules:
+        if (
+            rule.pattern == pattern
+            and rule.min_ranks <= ranks
+            and (rule.max_ranks is None or ranks <= rule.max_ranks)
+        ):
+            return rule
+    return None
+
+
+def nccl_buffer_bytes(
+    gpu: GpuEntry | None,
+    ranks: int,
+    *,
+    pattern: Literal["allreduce", "alltoall"] = "allreduce",
+    override_mib: int | None = None,
+    overheads: RuntimeOverheads | None = None,
+) -> RuntimeOverhead:
+    """NCCL buffers one process holds per communicator of ``ranks`` GPUs (0 for a single GPU). ``allreduce``
+    covers tensor parallel, DDP and ZeRO/FSDP collectives; ``alltoall`` adds expert-parallel all-to-all. One
+    communicator is assumed; frameworks that open several (TP + DP groups) hold one set per communicator
+    (NVIDIA/nccl #864: "More communicators = more memory used")."""
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+        raise CatalogError(f"ranks must be a whole number >= 1, got {ranks!r}")
+    chosen = _override(override_mib, "--nccl-mib")
+    if chosen is not None:
+        return chosen
+    if ranks == 1:
+        return RuntimeOverhead(
+            bytes=0, estimated=False, assumption="single GPU: no NCCL communicator", sources=[]
+        )
+    data = overheads or load_runtime_overheads()
+    rule = _nccl_rule(data.nccl_rules, pattern, ranks)
+    if rule is None:
+        raise CatalogError(f"runtime_overheads.json: no nccl_rules entry for {pattern} over {ranks} GPUs")
+    parts = [next(x for x in data.nccl_measurements if x.id == ref) for ref in rule.measurements]
+    estimated = gpu is None or any(p.architecture != gpu.architecture for p in parts)
+    measured = "; ".join(f"{p.bytes / MiB:.0f} MiB on {p.gpu}" for p in parts)
+    return RuntimeOverhead(
+        bytes=sum(p.bytes for p in parts),
+        estimated=estimated,
+        assumption=f"{pattern} over {ranks} GPUs, one communicator: {measured}. {rule.reason}",
+        sources=[p.source for p in parts],
+    )
