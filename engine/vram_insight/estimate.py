@@ -82,7 +82,7 @@ class Ctx:
 
 
 def _is_multimodal_config(config: dict[str, Any]) -> bool:
-    from .towers import is_multimodal
+    from .multimodal import is_multimodal
 
     return is_multimodal(config)
 
@@ -122,7 +122,7 @@ def _resolve_model(req: EstimateRequest) -> ResolvedModel:
     multimodal = None
     try:
         if _is_multimodal_config(config):
-            from .towers import split_multimodal
+            from .multimodal import split_multimodal
 
             multimodal = split_multimodal(config)
             arch = multimodal.lm
@@ -827,7 +827,7 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
     mm = model.multimodal
     if mm is None:
         raise EstimateError("this model has no vision or audio tower: use the text modes", "model")
-    from .towers import media_tokens, tower_activation_bytes
+    from .multimodal import media_tokens, tower_activation_bytes
 
     try:
         tokens = media_tokens(
