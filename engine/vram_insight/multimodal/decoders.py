@@ -200,12 +200,12 @@ def _encoder_decoder_lm(
     cross-attention over the encoder states (with its own LayerNorm: 3 per layer) and fc1/fc2 in every layer."""
     d, n = _int(t, "d_model"), _int(t, "decoder_layers")
     heads = _int(t, "decoder_attention_heads")
-    params: dict[str, int] = {}
+    named: dict[str, int] = {}
     if not flavor.k_bias:
-        params["self_attn_q_v_bias"] = n * 2 * d  # qkv_bias=False below counts none of q, k, v
+        named["self_attn_q_v_bias"] = n * 2 * d  # qkv_bias=False below counts none of q, k, v
     if flavor.embedding_norm:
-        params["layernorm_embedding"] = _ln(d)
-    params["cross_attention"] = n * (4 * d * d + (4 if flavor.k_bias else 3) * d + _ln(d))
+        named["layernorm_embedding"] = _ln(d)
+    named["cross_attention"] = n * (4 * d * d + (4 if flavor.k_bias else 3) * d + _ln(d))
     vocab, ffn = _int(t, "vocab_size"), _int(t, "decoder_ffn_dim")
     max_positions = _int(t, flavor.positions_field, default=flavor.positions_default)
     return _layernorm_transformer(
@@ -220,5 +220,5 @@ def _encoder_decoder_lm(
         positions=max_positions + flavor.position_offset,
         max_positions=max_positions,
         final_norm=final_norm,
-        extra={**params, **(extra or {})},
+        extra={**named, **(extra or {})},
     )
