@@ -18,11 +18,11 @@ class ResolvedModel:
     info: ModelInfo
     config: dict[str, Any]
     entry: ModelEntry | None
-    multimodal: Any = None  # towers.MultimodalSpec when the config has vision/audio towers
+    multimodal: Any = None  # multimodal.MultimodalSpec when the config has vision/audio towers
 
 
 def _is_multimodal_config(config: dict[str, Any]) -> bool:
-    from .towers import is_multimodal
+    from .multimodal import is_multimodal
 
     return is_multimodal(config)
 
@@ -62,7 +62,7 @@ def _resolve_model(req: EstimateRequest) -> ResolvedModel:
     multimodal = None
     try:
         if _is_multimodal_config(config):
-            from .towers import split_multimodal
+            from .multimodal import split_multimodal
 
             multimodal = split_multimodal(config)
             arch = multimodal.lm

@@ -1,7 +1,7 @@
 """Multimodal workloads: the media tokens each model's processor makes, its vision/audio towers' weights and
 activations, and cross-attention caches — added to the text workloads (inference or training) of its decoder.
 
-The per-family rules (towers, projectors, token counts) live in :mod:`vram_insight.towers`.
+The per-family rules (towers, projectors, token counts) live in :mod:`vram_insight.multimodal` (one module per family).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
     mm = model.multimodal
     if mm is None:
         raise EstimateError("this model has no vision or audio tower: use the text modes", "model")
-    from ..towers import media_tokens, tower_activation_bytes
+    from ..multimodal import media_tokens, tower_activation_bytes
 
     try:
         tokens = media_tokens(
