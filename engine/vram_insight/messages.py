@@ -8,8 +8,9 @@ code in the user's language from ``site/i18n/<lang>.json`` (key ``msg.<code>``) 
 Placeholders are ``{name}`` or ``{name:spec}`` with ``spec`` one of ``,`` (thousands separators), ``.Nf`` or
 ``,.Nf`` (fixed decimals): the subset of Python's format mini-language that the site's renderer implements too.
 
-Status: the scheme and the error codes are here; the engine's assumptions and warnings move onto it with the
-message-code work (issues 12 and 13), after which ``EstimateResult.assumptions``/``warnings`` carry Messages.
+Each module registers the messages it emits next to the code that emits them (``register({...})`` at import), so a
+contributor sees a message's code, English text and the formula it describes together. Workloads and runtimes emit
+them through ``Ctx.note`` / ``Ctx.warn`` (:mod:`vram_insight.phases`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ ParamValue = str | int | float | bool | None
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(,|\.\d+f|,\.\d+f))?\}")
 
-# code → English template. Grouped by area; keep codes stable once shipped (share links and translations use them).
+# code → English template, filled by register(). Keep codes stable once shipped (translations use them).
 TEMPLATES: dict[str, str] = {}
 
 
@@ -63,3 +64,12 @@ def placeholders(template: str) -> set[str]:
 def msg(code: str, **params: ParamValue) -> Message:
     """The message ``code`` with ``params``; an unregistered code is a programming error (KeyError)."""
     return Message(code=code, params=params, text=render(TEMPLATES[code], params))
+
+
+def register(templates: dict[str, str]) -> dict[str, str]:
+    """Add a module's message templates; a code registered twice with different text is a programming error."""
+    for code, text in templates.items():
+        if TEMPLATES.get(code, text) != text:
+            raise ValueError(f"message code {code!r} registered twice with different text")
+        TEMPLATES[code] = text
+    return templates

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .messages import Message, ParamValue, msg
 from .schemas import EstimateRequest, EstimateResult, Params
 
 if TYPE_CHECKING:
@@ -36,9 +37,21 @@ class Ctx:
     """Working state of one estimate: notes collected while computing."""
 
     req: EstimateRequest
-    assumptions: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    assumptions: list[str | Message] = field(default_factory=list)
+    warnings: list[str | Message] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+
+    def note(self, code: str, **params: ParamValue) -> None:
+        """Record an assumption (a registered message code with its parameters)."""
+        self.assumptions.append(msg(code, **params))
+
+    def warn(self, code: str, **params: ParamValue) -> None:
+        """Record a warning (a registered message code with its parameters)."""
+        self.warnings.append(msg(code, **params))
+
+
+def _texts(items: list[str | Message]) -> list[str]:
+    return [item.text if isinstance(item, Message) else item for item in items]
 
 
 def merge(*dicts: dict[str, int]) -> dict[str, int]:
@@ -76,7 +89,7 @@ def finish(
         components=components,
         params=params,
         num_devices=num_devices,
-        assumptions=list(dict.fromkeys(model.arch.assumptions + ctx.assumptions)),
-        warnings=ctx.warnings,
+        assumptions=list(dict.fromkeys(model.arch.assumptions + _texts(ctx.assumptions))),
+        warnings=_texts(ctx.warnings),
         details=ctx.details,
     )
