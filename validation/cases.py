@@ -167,6 +167,31 @@ ARCHS: dict[str, dict] = {
             "eos_token_id": 151645,
         },
     },
+    # Mixtral 8x7B (mistralai/Mixtral-8x7B-v0.1 config.json): 8 experts top-2, GQA 32/8, vocab 32000
+    "mixtral-8x7b": {
+        "real_layers": 32,
+        "config": {
+            "model_type": "mixtral",
+            "hidden_size": 4096,
+            "intermediate_size": 14336,
+            "num_local_experts": 8,
+            "num_experts_per_tok": 2,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "vocab_size": 32000,
+            "num_hidden_layers": 1,
+            "tie_word_embeddings": False,
+            "max_position_embeddings": 32768,
+            "rope_theta": 1000000.0,
+            "rms_norm_eps": 1e-05,
+            "hidden_act": "silu",
+            "sliding_window": None,
+            "output_router_logits": False,
+            "router_aux_loss_coef": 0.02,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+        },
+    },
     # Gemma-3-1B: MQA (1 kv head), head_dim 256, vocab 262144, 5 sliding(512) : 1 full layers
     "gemma-3-1b": {
         "real_layers": 26,
@@ -448,6 +473,9 @@ def all_cases() -> list[dict]:
     for B, S in ((1, 512), (2, 1024)):
         cs.append(inference("qwen3-30b-a3b", "sdpa", B, S, G=8, experts_impl="grouped_mm"))
     cs.append(inference("qwen3-30b-a3b", "sdpa", 1, 512, G=8, experts_impl="eager"))
+    # Mixtral-style MoE (8 experts, top-2) with grouped_mm at batch > 1 and longer prompts (issue 10.7)
+    for B, S in ((1, 2048), (4, 1024), (8, 2048)):
+        cs.append(inference("mixtral-8x7b", "sdpa", B, S, G=8, experts_impl="grouped_mm"))
     for attn, B, S in (("sdpa", 1, 1024), ("eager", 1, 1024), ("sdpa", 2, 2048)):
         cs.append(inference("gemma-3-1b", attn, B, S, G=8))
     for B, S in ((1, 1024), (2, 512)):
@@ -492,6 +520,11 @@ def all_cases() -> list[dict]:
     cs.append(grpo("llama-3.2-1b", "full", 8, 128, 32, gc=True))
     cs.append(grpo("llama-3.2-1b", "lora", 8, 128, 32, gc=True))
     cs.append(grpo("qwen3-0.6b", "lora", 4, 256, 64))
+    # k from 2 to 16, LoRA and full policies (issue 10.6)
+    for k in (2, 16):
+        cs.append(grpo("llama-3.2-1b", "lora", k, 128, 32))
+        cs.append(grpo("llama-3.2-1b", "full", k, 128, 32))
+    cs.append(grpo("qwen3-0.6b", "lora", 12, 128, 32, gc=True))
     return cs
 
 
