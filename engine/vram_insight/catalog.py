@@ -93,6 +93,12 @@ class GpuEntry(_Strict):
     vendor: Literal["nvidia", "amd", "apple", "intel", "google"]
     segment: Literal["consumer", "workstation", "datacenter", "unified"]
     architecture: Architecture
+    compute_capability: str | None = Field(
+        default=None,
+        pattern=r"^\d+\.\d+$",
+        description="NVIDIA CUDA compute capability (major.minor); decides cuBLAS workspace and kernel support.",
+    )
+    compute_capability_source: str | None = Field(default=None, min_length=20)
     memory_gb: float = Field(gt=0, description="Memory as marketed (display; vendors mean GiB-sized parts).")
     device_total_mib: int | None = Field(
         default=None,
@@ -130,6 +136,10 @@ class GpuEntry(_Strict):
 
     @model_validator(mode="after")
     def _memory_is_consistent(self) -> GpuEntry:
+        if (self.compute_capability is None) != (self.compute_capability_source is None):
+            raise ValueError("compute_capability and compute_capability_source must be given together")
+        if self.vendor == "nvidia" and self.compute_capability is None:
+            raise ValueError("NVIDIA GPUs need compute_capability (with its source)")
         if (self.device_total_mib is None) != (self.device_total_source is None):
             raise ValueError("device_total_mib and device_total_source must be given together")
         estimated = self.reported_memory_basis == "estimated"
@@ -152,6 +162,11 @@ class GpuEntry(_Strict):
         memory the runtime itself then uses (CUDA context, NCCL) is not subtracted here: see
         :func:`cuda_context_bytes` and :func:`nccl_buffer_bytes`."""
         return self.reported_memory_bytes
+
+    @property
+    def cc_major(self) -> int | None:
+        """Compute capability major version (NVIDIA), e.g. 9 for Hopper."""
+        return int(self.compute_capability.split(".")[0]) if self.compute_capability else None
 
     @property
     def usable_memory_gb(self) -> float:

@@ -104,6 +104,10 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sequence-parallel", action="store_true", default=None)
     p.add_argument("--offload", choices=["none", "optimizer", "optimizer+params"])
     p.add_argument("--num-layers", type=int, help="override num_hidden_layers")
+    p.add_argument(
+        "--cuda-context-mib", type=int, help="CUDA context per process, MiB (default: measured per GPU)"
+    )
+    p.add_argument("--nccl-mib", type=int, help="NCCL buffers per process in multi-GPU runs, MiB")
     p.add_argument("--gpu", help="GPU id for fit/inverse/throughput (see `vram gpus`)")
     p.add_argument("--mfu", type=float)
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -40,6 +40,7 @@ class Ctx:
     assumptions: list[str | Message] = field(default_factory=list)
     warnings: list[str | Message] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    workspace_bytes: int = 0  # non-tensor allocations inside the caching allocator (cuBLAS workspace)
 
     def note(self, code: str, **params: ParamValue) -> None:
         """Record an assumption (a registered message code with its parameters)."""
@@ -71,20 +72,22 @@ def finish(
     params: Params,
     num_devices: int,
 ) -> EstimateResult:
-    """The result: the largest phase is the tensor peak; the runtime overhead is added on top."""
+    """The result: the largest phase is the tensor peak; ``overhead`` (everything not a model tensor, the cuBLAS
+    workspace included) is added on top. ``peak_allocated_bytes`` also counts the workspace, as
+    ``torch.cuda.max_memory_allocated`` does."""
     peak = max(phases, key=lambda p: p.total)
     components = dict.fromkeys(COMPONENTS, 0)
     for name, value in peak.parts.items():
         components[name] = components.get(name, 0) + value
     components["overhead"] = overhead
-    peak_bytes = peak.total
+    peak_bytes = peak.total + ctx.workspace_bytes  # what torch.cuda.max_memory_allocated reports
     ctx.details["peak_phase"] = peak.name
     ctx.details["phases"] = {p.name: p.total for p in phases}
     ctx.details["phase_breakdown"] = {p.name: dict(p.parts) for p in phases}
     return EstimateResult(
         mode=ctx.req.mode,
         model=model.info,
-        total_bytes=peak_bytes + overhead,
+        total_bytes=peak.total + overhead,
         peak_allocated_bytes=peak_bytes,
         components=components,
         params=params,

@@ -120,6 +120,14 @@ class EstimateRequest(_Model):
     sequence_parallel: bool = False
     offload: Offload = "none"
 
+    # Device-level memory (outside the tensors).
+    cuda_context_mib: int | None = Field(
+        default=None, ge=0, le=16384, description="Override the CUDA context size per process (MiB)."
+    )
+    nccl_mib: int | None = Field(
+        default=None, ge=0, le=65536, description="Override NCCL buffers per process in multi-GPU runs (MiB)."
+    )
+
     # Planning.
     gpu: str | None = Field(default="rtx-4090", description="GPU id for fit, inverse and throughput.")
     mfu: float = Field(default=0.4, gt=0.0, le=1.0, description="Model FLOPs utilisation for training speed.")
