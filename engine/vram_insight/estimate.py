@@ -13,6 +13,7 @@ from .resolve import ResolvedModel, resolve_model
 from .schemas import EstimateRequest, EstimateResult
 from .workloads.inference import inference
 from .workloads.multimodal import multimodal, towers_as_text_model
+from .workloads.plausibility import plausibility_warnings
 from .workloads.rl import rl
 from .workloads.training import training
 
@@ -20,7 +21,13 @@ __all__ = ["EstimateError", "ResolvedModel", "estimate", "resolve_model"]
 
 
 def estimate(req: EstimateRequest) -> EstimateResult:
-    """Memory per device for one request."""
+    """Memory per device for one request, with warnings for inputs that cannot run as asked."""
+    result = _estimate(req)
+    result.warnings.extend(m.text for m in plausibility_warnings(req, resolve_model(req), result))
+    return result
+
+
+def _estimate(req: EstimateRequest) -> EstimateResult:
     if req.mode == "multimodal":
         return multimodal(req)
     model = resolve_model(req)
