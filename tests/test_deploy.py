@@ -135,24 +135,46 @@ def test_a_misspelt_field_is_reported_at_its_line(tmp_path: Path) -> None:
     assert {re.search(r"Kubernetes ([\d.]+) schema", e).group(1) for e in errors} == set(cm.K8S_VERSIONS)
 
 
-def test_a_wrong_type_is_reported_at_its_line(tmp_path: Path) -> None:
-    dep = copy_k8s(tmp_path) / "deployment.yaml"
-    edit(dep, "replicas: 3", "replicas: three")
-    errors = schema_errors_of(dep)
-    assert errors[0].startswith(
-        f"{dep}:{line_no(dep, 'replicas: three')}: Deployment/vram-insight: spec.replicas: "
-    )
-    assert "'three' is not of type 'integer'" in errors[0]
-
-
-def test_a_missing_required_field_points_at_its_parent(tmp_path: Path) -> None:
-    svc = copy_k8s(tmp_path) / "service.yaml"
-    edit(svc, "      port: 80\n", "")
-    errors = schema_errors_of(svc)
-    assert errors[0].startswith(
-        f"{svc}:{line_no(svc, '- name: http')}: Service/vram-insight: spec.ports[0]: "
-    )
-    assert "'port' is a required property" in errors[0]
+@pytest.mark.parametrize(
+    ("name", "old", "new", "needle", "prefix", "message"),
+    [
+        # a wrong type: the field's own line
+        (
+            "deployment.yaml",
+            "replicas: 3",
+            "replicas: three",
+            "replicas: three",
+            "Deployment/vram-insight: spec.replicas",
+            "'three' is not of type 'integer'",
+        ),
+        # a missing required field: its parent's line
+        (
+            "service.yaml",
+            "      port: 80\n",
+            "",
+            "- name: http",
+            "Service/vram-insight: spec.ports[0]",
+            "'port' is a required property",
+        ),
+        # an unknown kind: no schema for it
+        (
+            "service.yaml",
+            "kind: Service",
+            "kind: Servce",
+            "kind: Servce",
+            "Servce/vram-insight: kind",
+            "Couldn't find schema for kind Servce",
+        ),
+    ],
+)
+def test_a_schema_error_is_reported_at_its_line(
+    tmp_path: Path, name: str, old: str, new: str, needle: str, prefix: str, message: str
+) -> None:
+    path = copy_k8s(tmp_path) / name
+    edit(path, old, new)
+    errors = schema_errors_of(path)
+    assert errors and errors[0].startswith(f"{path}:{line_no(path, needle)}: {prefix}: "), errors
+    assert message in errors[0]
 
 
 def test_yaml_that_does_not_parse_names_its_line(tmp_path: Path) -> None:
@@ -165,127 +187,112 @@ def test_yaml_that_does_not_parse_names_its_line(tmp_path: Path) -> None:
     assert int(error.split(":")[1]) in range(line_no(svc, "oops"), line_no(svc, "oops") + 3)
 
 
-def test_an_unknown_kind_is_an_error(tmp_path: Path) -> None:
-    svc = copy_k8s(tmp_path) / "service.yaml"
-    edit(svc, "kind: Service", "kind: Servce")
-    errors = schema_errors_of(svc)
-    assert errors and errors[0].startswith(
-        f"{svc}:{line_no(svc, 'kind: Servce')}: Servce/vram-insight: kind: "
-    )
-
-
-def test_a_service_port_that_names_no_container_port(tmp_path: Path) -> None:
-    k8s = copy_k8s(tmp_path)
-    svc = k8s / "service.yaml"
-    edit(svc, "targetPort: http", "targetPort: web")
-    errors = overlay_errors(k8s)
-    assert errors == [
-        f"{svc}:{line_no(svc, 'targetPort: web')}: Service/vram-insight: spec.ports[0].targetPort: "
-        "'web' is not a port of the selected pods"
-    ]
-
-
-def test_a_selector_that_selects_nothing(tmp_path: Path) -> None:
-    k8s = copy_k8s(tmp_path)
-    svc = k8s / "service.yaml"
-    edit(
-        svc,
+BROKEN_REFERENCES = [
+    # (file under deploy/k8s, old text, new text, the line to point at, object, field, message)
+    (
+        "service.yaml",
+        "targetPort: http",
+        "targetPort: web",
+        "targetPort: web",
+        "Service/vram-insight",
+        "spec.ports[0].targetPort",
+        "'web' is not a port of the selected pods",
+    ),
+    (
+        "service.yaml",
         "  selector:\n    app.kubernetes.io/name: vram-insight",
         "  selector:\n    app.kubernetes.io/name: vram",
-    )
-    errors = overlay_errors(k8s)
-    assert errors == [
-        f"{svc}:{line_no(svc, '  selector:')}: Service/vram-insight: spec.selector: "
-        "selects no pod of this kustomization"
-    ]
+        "  selector:",
+        "Service/vram-insight",
+        "spec.selector",
+        "selects no pod of this kustomization",
+    ),
+    (
+        "deployment.yaml",
+        "port: http\n            initialDelaySeconds",
+        "port: 9090\n            initialDelaySeconds",
+        "port: 9090",
+        "Deployment/vram-insight",
+        "spec.template.spec.containers[0].livenessProbe.httpGet.port",
+        "9090 is not a port of this container",
+    ),
+    (
+        "deployment.yaml",
+        "            - name: tmp\n",
+        "            - name: scratch\n",
+        "- name: scratch",
+        "Deployment/vram-insight",
+        "spec.template.spec.containers[0].volumeMounts[0].name",
+        "no volume named 'scratch'",
+    ),
+    (
+        "ingress/ingress.yaml",
+        "path: /vram-insight",
+        "path: /tools/vram",
+        "path: /tools/vram",
+        "Ingress/vram-insight",
+        "spec.rules[0].http.paths[0].path",
+        "no sub-path rewrite strips '/tools/vram' (ConfigMap prefixes: /vram-insight)",
+    ),
+    (
+        "ingress/ingress.yaml",
+        "name: http",
+        "name: https",
+        "name: https",
+        "Ingress/vram-insight",
+        "spec.rules[0].http.paths[0].backend.service.port.name",
+        "Service 'vram-insight' has no port 'https'",
+    ),
+    # the Deployment must fit the image (deploy/Dockerfile, deploy/nginx.conf)
+    (
+        "deployment.yaml",
+        "containerPort: 8080",
+        "containerPort: 80",
+        "          ports:",
+        "Deployment/vram-insight",
+        "spec.template.spec.containers[0].ports",
+        "no containerPort 8080 (deploy/nginx.conf listens there)",
+    ),
+    (
+        "deployment.yaml",
+        "runAsUser: 101",
+        "runAsUser: 1000",
+        "runAsUser: 1000",
+        "Deployment/vram-insight",
+        "spec.template.spec.securityContext.runAsUser",
+        "1000 is not the image's user 101 (deploy/Dockerfile USER)",
+    ),
+    (
+        "deployment.yaml",
+        "readOnlyRootFilesystem: true",
+        "readOnlyRootFilesystem: false",
+        "readOnlyRootFilesystem",
+        "Deployment/vram-insight",
+        "spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem",
+        "must be true",
+    ),
+    (
+        "deployment.yaml",
+        "mountPath: /tmp",
+        "mountPath: /var/tmp",
+        "          volumeMounts:",
+        "Deployment/vram-insight",
+        "spec.template.spec.containers[0].volumeMounts",
+        "nothing writable is mounted for /tmp/nginx-vram-insight.pid (deploy/nginx.conf)",
+    ),
+]
 
 
-def test_a_probe_on_a_port_the_container_lacks(tmp_path: Path) -> None:
-    k8s = copy_k8s(tmp_path)
-    dep = k8s / "deployment.yaml"
-    liveness = "port: http\n            initialDelaySeconds"
-    edit(dep, liveness, liveness.replace("http", "9090"))
-    errors = overlay_errors(k8s)
-    assert errors == [
-        f"{dep}:{line_no(dep, 'port: 9090')}: Deployment/vram-insight: "
-        "spec.template.spec.containers[0].livenessProbe.httpGet.port: 9090 is not a port of this container"
-    ]
-
-
-def test_the_ingress_and_the_rewrite_must_name_the_same_prefix(tmp_path: Path) -> None:
-    k8s = copy_k8s(tmp_path)
-    ing = k8s / "ingress" / "ingress.yaml"
-    edit(ing, "path: /vram-insight", "path: /tools/vram")
-    errors = overlay_errors(k8s)
-    assert errors == [
-        f"{ing}:{line_no(ing, 'path: /tools/vram')}: Ingress/vram-insight: spec.rules[0].http.paths[0].path: "
-        "no sub-path rewrite strips '/tools/vram' (ConfigMap prefixes: /vram-insight)"
-    ]
-
-
-def test_the_ingress_must_name_the_service(tmp_path: Path) -> None:
-    k8s = copy_k8s(tmp_path)
-    ing = k8s / "ingress" / "ingress.yaml"
-    edit(ing, "name: http", "name: https")
-    errors = overlay_errors(k8s)
-    assert errors == [
-        f"{ing}:{line_no(ing, 'name: https')}: Ingress/vram-insight: "
-        "spec.rules[0].http.paths[0].backend.service.port.name: Service 'vram-insight' has no port 'https'"
-    ]
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "needle", "field", "message"),
-    [
-        (
-            "containerPort: 8080",
-            "containerPort: 80",
-            "          ports:",
-            "spec.template.spec.containers[0].ports",
-            "no containerPort 8080 (deploy/nginx.conf listens there)",
-        ),
-        (
-            "runAsUser: 101",
-            "runAsUser: 1000",
-            "runAsUser: 1000",
-            "spec.template.spec.securityContext.runAsUser",
-            "1000 is not the image's user 101 (deploy/Dockerfile USER)",
-        ),
-        (
-            "readOnlyRootFilesystem: true",
-            "readOnlyRootFilesystem: false",
-            "readOnlyRootFilesystem",
-            "spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem",
-            "must be true",
-        ),
-        (
-            "mountPath: /tmp",
-            "mountPath: /var/tmp",
-            "          volumeMounts:",
-            "spec.template.spec.containers[0].volumeMounts",
-            "nothing writable is mounted for /tmp/nginx-vram-insight.pid (deploy/nginx.conf)",
-        ),
-    ],
-)
-def test_the_deployment_must_fit_the_image(
-    tmp_path: Path, old: str, new: str, needle: str, field: str, message: str
+@pytest.mark.parametrize(("name", "old", "new", "needle", "obj", "field", "message"), BROKEN_REFERENCES)
+def test_a_broken_reference_is_reported_at_its_line(
+    tmp_path: Path, name: str, old: str, new: str, needle: str, obj: str, field: str, message: str
 ) -> None:
     k8s = copy_k8s(tmp_path)
-    dep = k8s / "deployment.yaml"
-    edit(dep, old, new)
+    path = k8s / name
+    edit(path, old, new)
     errors = overlay_errors(k8s)
-    assert f"{dep}:{line_no(dep, needle)}: Deployment/vram-insight: {field}: {message}" in errors, errors
-
-
-def test_a_volume_mount_without_its_volume(tmp_path: Path) -> None:
-    k8s = copy_k8s(tmp_path)
-    dep = k8s / "deployment.yaml"
-    edit(dep, "            - name: tmp\n", "            - name: scratch\n")
-    errors = overlay_errors(k8s)
-    assert f"{dep}:{line_no(dep, '- name: scratch')}: Deployment/vram-insight: " in errors[0]
-    assert errors[0].endswith(
-        "spec.template.spec.containers[0].volumeMounts[0].name: no volume named 'scratch'"
-    )
+    assert f"{path}:{line_no(path, needle)}: {obj}: {field}: {message}" in errors, errors
+    assert all(e.startswith(f"{path}:") for e in errors), errors  # and nothing elsewhere
 
 
 def test_kustomizations_resolve_and_list_every_manifest(tmp_path: Path) -> None:
