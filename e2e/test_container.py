@@ -28,8 +28,6 @@ import pytest
 from conftest import ROOT
 from testsupport.servers import SUBPATH_INCLUDE_DIR, find_nginx, free_port, wait_http
 
-yaml = pytest.importorskip("yaml", reason="PyYAML comes with the dev extras")
-
 IMAGE = "localhost/vram-insight:e2e"
 # deploy/k8s/deployment.yaml's securityContext, as run options (the user is the image's own: USER 101:101)
 LIKE_K8S = [
@@ -226,6 +224,7 @@ def test_the_image_serves_health_json_unprivileged_on_a_read_only_root(image, si
 def test_the_image_serves_under_the_sub_path_with_the_configmap_mounted(image, tmp_path):
     from urllib.request import urlopen
 
+    yaml = pytest.importorskip("yaml", reason="PyYAML comes with the dev extras")
     data = yaml.safe_load((ROOT / "deploy" / "k8s" / "ingress" / "subpath.yaml").read_text())["data"]
     inc = tmp_path / "inc"
     inc.mkdir()

@@ -5,11 +5,13 @@ the probes and health checks of deploy/ against it, and the site under the Ingre
 from __future__ import annotations
 
 import http.client
+import importlib
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,20 +21,25 @@ from test_app import DEFAULTS, assert_matches_engine, link_for, req
 from test_console import CONSOLE, csp_errors, expected_default_line, new_session, open_console, run_code
 from testsupport.servers import NGINX_CONF, SUBPATH_INCLUDE_DIR, find_nginx, response_headers
 
-yaml = pytest.importorskip("yaml", reason="PyYAML comes with the dev extras")
-sys.path.insert(0, str(ROOT / "deploy"))
-import check_manifests as cm  # noqa: E402
-
 SUBPATH_MANIFEST = ROOT / "deploy" / "k8s" / "ingress" / "subpath.yaml"
+
+
+def check_manifests() -> ModuleType:
+    """deploy/check_manifests.py (it reads YAML: skips without PyYAML, which the dev extras bring)."""
+    pytest.importorskip("yaml", reason="PyYAML comes with the dev extras (pip install -e '.[dev]')")
+    sys.path.insert(0, str(ROOT / "deploy"))
+    return importlib.import_module("check_manifests")
 
 
 def subpath_files() -> dict[str, str]:
     """The ConfigMap data that the Ingress overlay mounts into the sub-path include folder."""
-    return yaml.safe_load(SUBPATH_MANIFEST.read_text())["data"]
+    docs, errors = check_manifests().load_docs(SUBPATH_MANIFEST)
+    assert errors == []
+    return docs[0].data["data"]
 
 
 def prefix() -> str:
-    found = cm.subpath_prefix(subpath_files()["subpath.conf"])
+    found = check_manifests().subpath_prefix(subpath_files()["subpath.conf"])
     assert found, "deploy/k8s/ingress/subpath.yaml strips no prefix"
     return found
 
@@ -126,6 +133,7 @@ def test_nginx_headers(nginx_url, site_dir):
 
 def test_every_probe_and_health_check_gets_health_json(nginx_url, site_dir):
     """The Kubernetes probes, the Compose and the Dockerfile health checks ask nginx for a file the build wrote."""
+    cm = check_manifests()
     docs, errors = cm.all_docs()
     assert errors == []
     probes = cm.probe_urls(docs)
