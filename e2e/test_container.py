@@ -164,6 +164,7 @@ def image(site_dir, tmp_path_factory):
     for name in ("Dockerfile", "nginx.conf"):
         shutil.copyfile(ROOT / "deploy" / name, ctx / "deploy" / name)
     shutil.copytree(site_dir, ctx / "_site")
+    sh([rt, "rmi", "-f", IMAGE])  # the previous run's image: rebuilding would leave it dangling
     build = [rt, "build", "-f", "deploy/Dockerfile", "--target", "prebuilt"]
     built = sh([*build, "--build-arg", f"NGINX_IMAGE={base}", "-t", IMAGE, "."], cwd=ctx, timeout=600)
     if built.returncode != 0:
