@@ -46,7 +46,7 @@ import tomllib
 import traceback
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -735,6 +735,22 @@ def ensure_host_module(module: str, requirement: str, *, required: bool) -> Any 
         return None
 
 
+def build_timestamp(env: Mapping[str, str], now: float | None = None) -> str:
+    """The build time as UTC ISO 8601 (``2026-01-02T03:04:05Z``): ``SOURCE_DATE_EPOCH`` when set, for reproducible
+    builds (https://reproducible-builds.org/specs/source-date-epoch/: whole seconds since 1970-01-01 UTC), else
+    ``now``."""
+    raw = env.get("SOURCE_DATE_EPOCH")
+    if raw is not None and raw.strip() != "":
+        if not re.fullmatch(r"\d{1,12}", raw.strip()):
+            raise BuildError(
+                f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970-01-01 UTC"
+            )
+        seconds = float(int(raw.strip()))
+    else:
+        seconds = time.time() if now is None else now
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 # === build steps =================================================================================================
 @dataclass
 class BuildContext:
@@ -742,7 +758,7 @@ class BuildContext:
     precompress: bool = True
     site_url: str = ""
     started: float = field(default_factory=time.time)
-    build_time: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    build_time: str = field(default_factory=lambda: build_timestamp(os.environ))
     wheels: list[WheelInfo] = field(default_factory=list)
     catalog: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
@@ -1719,21 +1735,45 @@ def project_version() -> str:
         return str(tomllib.load(fh)["project"]["version"])
 
 
-def write_health(ctx: BuildContext, cache_name: str) -> None:
-    files = list_files(ctx.out)
-    health = {
+CATALOG_COUNTS = ("models", "text_models", "multimodal_models", "gpus")
+
+
+def health_document(ctx: BuildContext, cache_name: str, file_count: int) -> dict[str, Any]:
+    """What a probe and a person need to know about a deployed build (``health.json``): the app version, when it was
+    built, exactly which engine wheel the browser runs (file name + sha256 of the shipped bytes, as in the lock) and
+    how large the catalog is. Raises BuildError when the engine wheel or a catalog count is missing."""
+    ours = [w for w in ctx.wheels if canonical_name(w.name) == canonical_name(OUR_WHEEL_PREFIX.rstrip("-"))]
+    if len(ours) != 1 or not ours[0].sha256:
+        raise BuildError(
+            f"health.json: expected one hashed engine wheel among the shipped wheels, found {len(ours)}"
+        )
+    catalog = ctx.info.get("catalog") or {}
+    missing = [k for k in CATALOG_COUNTS if not isinstance(catalog.get(k), int)]
+    if missing:
+        raise BuildError(
+            f"health.json: the engine's info reply has no catalog count for {', '.join(missing)}"
+        )
+    return {
         "status": "ok",
-        "app_version": project_version(),
-        "engine_version": ctx.info.get("engine_version"),
+        "version": project_version(),
         "build_time": ctx.build_time,
-        "catalog": ctx.info.get("catalog"),
-        "pyodide_version": PYODIDE_VERSION,
-        "pyscript_version": PYSCRIPT_VERSION,
-        "python_version": "3.14",
+        "engine": {
+            "version": ctx.info.get("engine_version"),
+            "wheel": ours[0].file_name,
+            "sha256": ours[0].sha256,
+        },
+        "catalog": {k: catalog[k] for k in CATALOG_COUNTS},
+        "runtime": {"pyodide": PYODIDE_VERSION, "pyscript": PYSCRIPT_VERSION, "python": "3.14"},
         "wheels": {canonical_name(w.name): w.version for w in ctx.wheels},
         "cache": cache_name,
-        "file_count": len([f for f in files if not f.endswith((".br", ".gz"))]) + 1,
+        "file_count": file_count,
     }
+
+
+def write_health(ctx: BuildContext, cache_name: str) -> None:
+    files = list_files(ctx.out)
+    count = len([f for f in files if not f.endswith((".br", ".gz"))]) + 1  # + health.json itself
+    health = health_document(ctx, cache_name, count)
     (ctx.out / "health.json").write_text(json.dumps(health, indent=1) + "\n")
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import platform
@@ -45,20 +44,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from testsupport.browser import chromium_path, launch_chromium, record_page_errors  # noqa: E402
+from testsupport.servers import SiteServer, load_build, site_is_fresh  # noqa: E402
+
 BENCH = ROOT / "bench"
 PAGES = BENCH / "pages"
 RESULTS = BENCH / "results"
-CHROMIUM = os.environ.get("BENCH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = chromium_path("BENCH_CHROMIUM")
 BOOT_TIMEOUT_S = 120.0
 MB = 10**6
 
@@ -100,15 +94,6 @@ def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
-def load_build() -> Any:
-    spec = importlib.util.spec_from_file_location("vram_build", ROOT / "build.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["vram_build"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def stats(samples: list[float | int | None]) -> dict[str, Any]:
     xs = sorted(float(x) for x in samples if x is not None)
     if not xs:
@@ -135,17 +120,6 @@ def bench_cpython(quick: bool) -> dict[str, Any]:
 
 
 # ============================================================================================ the site
-def site_is_fresh(out: Path) -> bool:
-    index = out / "index.html"
-    if not index.is_file() or not (out / "health.json").is_file():
-        return False
-    built = index.stat().st_mtime
-    inputs = [ROOT / "build.py", ROOT / "package-lock.json", ROOT / "pyproject.toml"]
-    for folder in ("site", "engine", "data"):
-        inputs += [p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    return all(p.stat().st_mtime <= built for p in inputs if p.exists())
-
-
 def prepare_site(given: str | None, work: Path) -> tuple[Path, str]:
     """A private copy of the built site to serve (the bench adds pages to it)."""
     dst = work / "site"
@@ -256,18 +230,20 @@ class _CountingWriter:
         return getattr(self.raw, name)
 
 
-def start_server(build: Any, site: Path, counter: ByteCounter) -> tuple[Any, str]:
+def start_server(build: Any, site: Path, counter: ByteCounter) -> SiteServer:
     """build.py's server (same headers, CSP, encodings, caching), counting the bytes it writes."""
 
     def setup(self: Any) -> None:
         build.SiteHandler.setup(self)
         self.wfile = _CountingWriter(self.wfile, counter, self)
 
-    httpd = build.make_server(site, 0)
-    httpd.handle_error = lambda request, client_address: None  # closed contexts reset connections: not news
-    httpd.RequestHandlerClass = type("CountingHandler", (httpd.RequestHandlerClass,), {"setup": setup})
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    # closed contexts reset connections: not news (quiet_errors)
+    return SiteServer(
+        site,
+        build=build,
+        wrap_handler=lambda base: type("CountingHandler", (base,), {"setup": setup}),
+        quiet_errors=True,
+    )
 
 
 # ============================================================================================ browser
@@ -513,8 +489,7 @@ def scenario_page(
     ctx = browser.new_context(bypass_csp=bypass_csp)
     try:
         page = ctx.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)[:300]))
+        errors = record_page_errors(page)
         cdp = CdpBytes(ctx, page)
         counter.reset()
         page.goto(url)
@@ -527,7 +502,7 @@ def scenario_page(
         res["bytes_cdp"] = cdp.summary(url)["total"]
         res["bytes_server"] = counter.snapshot()["total"]
         if errors:
-            res["page_errors"] = errors
+            res["page_errors"] = [e[:300] for e in errors]
         return res
     finally:
         ctx.close()
@@ -570,7 +545,8 @@ def bench_browser(site: Path, rounds: int, recalc_n: int, with_pyscript: bool) -
     build = load_build()
     runtime = add_bench_pages(site, build)
     counter = ByteCounter()
-    httpd, url = start_server(build, site, counter)
+    server = start_server(build, site, counter)
+    url = server.url
     out: dict[str, list[Any]] = {
         k: []
         for k in ("app_cold", "app_warm", "app_offline", "baseline_cold", "worker_plain", "worker_pyscript")
@@ -579,7 +555,7 @@ def bench_browser(site: Path, rounds: int, recalc_n: int, with_pyscript: bool) -
     pyscript_csp: dict[str, Any] | None = None
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p, CHROMIUM)
             version = browser.version
             variants: list[tuple[str, Any]] = [
                 ("app", lambda: scenario_app(browser, url, counter, out)),
@@ -634,8 +610,7 @@ def bench_browser(site: Path, rounds: int, recalc_n: int, with_pyscript: bool) -
                 recalc = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
             browser.close()
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        server.stop()
     return {
         "chromium": version,
         "rounds": rounds,

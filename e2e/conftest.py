@@ -9,38 +9,30 @@ Environment:
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
-from urllib.request import urlopen
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "engine"))
+sys.path.insert(0, str(ROOT))
 
-CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from testsupport.browser import Session as _Session  # noqa: E402
+from testsupport.browser import chromium_path, launch_chromium  # noqa: E402
+from testsupport.servers import (  # noqa: E402
+    NginxError,
+    NginxServer,
+    SiteServer,
+    find_nginx,
+    site_is_fresh,
+)
+
+CHROMIUM = chromium_path("E2E_CHROMIUM")
 ENGINE_BOOT_TIMEOUT_MS = 90_000
 CALC_TIMEOUT_MS = 30_000
 
@@ -63,48 +55,6 @@ def engine_report(web_api, request: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- site and servers
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"server at {url} did not answer")
-        time.sleep(0.1)
-
-
-def load_build_module():
-    spec = importlib.util.spec_from_file_location("vram_build", ROOT / "build.py")
-    if spec is None or spec.loader is None:
-        pytest.skip("build.py is missing")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["vram_build"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def site_is_fresh(out: Path) -> bool:
-    """A built folder newer than every input of the build (site/, engine/, data/, build.py, the npm lock)."""
-    index = out / "index.html"
-    if not index.is_file() or not (out / "health.json").is_file():
-        return False
-    built = index.stat().st_mtime
-    inputs = [ROOT / "build.py", ROOT / "package-lock.json", ROOT / "pyproject.toml"]
-    for folder in ("site", "engine", "data"):
-        inputs += [p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    return all(p.stat().st_mtime <= built for p in inputs if p.exists())
-
-
 @pytest.fixture(scope="session")
 def site_dir(tmp_path_factory) -> Path:
     """The built site: E2E_SITE_DIR if given, else one `python build.py --out <tmp>` for the whole session."""
@@ -132,21 +82,13 @@ def site_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def base_url(site_dir_or_none) -> str:
+def base_url(site_dir_or_none) -> Iterator[str]:
     given = os.environ.get("E2E_BASE_URL")
     if given:
-        return given.rstrip("/") + "/"
-    site = site_dir_or_none
-    build = load_build_module()
-    port = free_port()
-    server = build.make_server(site, port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}/"
-    wait_http(url)
-    yield url
-    server.shutdown()
-    server.server_close()
+        yield given.rstrip("/") + "/"
+        return
+    with SiteServer(site_dir_or_none) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
@@ -156,89 +98,23 @@ def site_dir_or_none(request):
     return request.getfixturevalue("site_dir")
 
 
+def start_nginx(site: Path | None, include_files: dict[str, str] | None = None) -> NginxServer:
+    """The built folder behind Debian's nginx with deploy/nginx.conf (skips without nginx or a local folder)."""
+    if site is None:
+        pytest.skip("E2E_BASE_URL given: no local folder for nginx")
+    if find_nginx() is None:
+        pytest.skip("nginx is not installed (apt-get install -y nginx)")
+    try:
+        return NginxServer(site, include_files=include_files)
+    except NginxError as exc:
+        pytest.fail(str(exc))
+
+
 @pytest.fixture(scope="session")
 def nginx_url(site_dir_or_none) -> Iterator[str]:
     """The same folder behind Debian's nginx with deploy/nginx.conf (foreground, temp prefix, free port)."""
-    if site_dir_or_none is None:
-        pytest.skip("E2E_BASE_URL given: no local folder for nginx")
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if not nginx:
-        pytest.skip("nginx is not installed (apt-get install -y nginx)")
-    conf_src = ROOT / "deploy" / "nginx.conf"
-    if not conf_src.is_file():
-        pytest.skip("deploy/nginx.conf is missing")
-    port = free_port()
-    prefix = Path(tempfile.mkdtemp(prefix="e2e-nginx-"))
-    for d in ("logs", "tmp", "conf"):
-        (prefix / d).mkdir()
-    conf = adapt_nginx_conf(conf_src.read_text(), site_dir_or_none, port, prefix)
-    conf_path = prefix / "conf" / "nginx.conf"
-    conf_path.write_text(conf)
-    test = subprocess.run(
-        [nginx, "-t", "-p", str(prefix), "-c", str(conf_path)], capture_output=True, text=True
-    )
-    if test.returncode != 0:
-        pytest.fail(f"nginx -t failed:\n{test.stderr}\n--- config ---\n{conf}")
-    proc = subprocess.Popen(
-        [nginx, "-p", str(prefix), "-c", str(conf_path), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_http(url)
-    except RuntimeError:
-        proc.kill()
-        pytest.fail(f"nginx did not start: {proc.stderr.read().decode(errors='replace')[-2000:]}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    shutil.rmtree(prefix, ignore_errors=True)
-
-
-def adapt_nginx_conf(text: str, root: Path, port: int, prefix: Path) -> str:
-    """Make deploy/nginx.conf runnable unprivileged: our port and root, temp paths, no user switch.
-
-    deploy/nginx.conf may be a full nginx.conf (with `http {}`) or a `server {}` block for conf.d; both work.
-    """
-    import re
-
-    mime = next((p for p in ("/etc/nginx/mime.types",) if Path(p).exists()), None)
-    text = re.sub(r"^\s*user\s+[^;]+;", "", text, flags=re.M)
-    text = re.sub(r"^\s*pid\s+[^;]+;", "", text, flags=re.M)
-    text = re.sub(r"^\s*(error_log|access_log)\s+[^;]+;", "", text, flags=re.M)
-    text = re.sub(r"^\s*\w+_temp_path\s+[^;]+;", "", text, flags=re.M)
-    text = re.sub(
-        r"listen\s+(\[::\]:)?\d+[^;]*;", lambda m: "" if m.group(1) else f"listen 127.0.0.1:{port};", text
-    )
-    text = re.sub(r"^\s*root\s+[^;]+;", f"    root {root};", text, flags=re.M)
-    text = re.sub(r"include\s+/etc/nginx/mime\.types;", f"include {mime};" if mime else "", text)
-    temps = (
-        f"client_body_temp_path {prefix}/tmp/body; proxy_temp_path {prefix}/tmp/proxy; "
-        f"fastcgi_temp_path {prefix}/tmp/fastcgi; uwsgi_temp_path {prefix}/tmp/uwsgi; scgi_temp_path {prefix}/tmp/scgi;"
-    )
-    head = f"pid {prefix}/nginx.pid; error_log {prefix}/logs/error.log warn;\n"
-    if re.search(r"^\s*http\s*\{", text, flags=re.M):
-        text = re.sub(
-            r"^(\s*http\s*\{)",
-            lambda m: f"{m.group(1)}\n    access_log off; {temps}",
-            text,
-            count=1,
-            flags=re.M,
-        )
-        if "events" not in text:
-            head += "events {}\n"
-        return head + text
-    # A bare server block.
-    return (
-        head
-        + "events {}\nhttp {\n"
-        + (f"include {mime};\n" if mime else "")
-        + f"access_log off; {temps}\n{text}\n}}\n"
-    )
+    with start_nginx(site_dir_or_none) as server:
+        yield server.url
 
 
 # ------------------------------------------------------------------------------------------- browser
@@ -248,39 +124,16 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium)")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = launch_chromium(p, CHROMIUM)
         yield b
         b.close()
 
 
-class Session:
-    """A browser context + page with every request URL and page error recorded."""
+class Session(_Session):
+    """testsupport's recording Session with the end-to-end tests' default timeout."""
 
     def __init__(self, browser, base_url: str, **context_args):
-        self.base_url = base_url
-        self.context = browser.new_context(**context_args)
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        self.console_errors: list[str] = []
-        self.context.on("request", lambda r: self.requests.append(r.url))
-        self.page = self.new_page()
-
-    def new_page(self):
-        page = self.context.new_page()
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
-        page.on("dialog", lambda d: d.accept())
-        page.set_default_timeout(CALC_TIMEOUT_MS)
-        return page
-
-    def off_origin(self) -> list[str]:
-        origin = urlsplit(self.base_url)[:2]
-        return [
-            u for u in self.requests if not u.startswith(("data:", "blob:")) and urlsplit(u)[:2] != origin
-        ]
-
-    def close(self):
-        self.context.close()
+        super().__init__(browser, base_url, default_timeout_ms=CALC_TIMEOUT_MS, **context_args)
 
 
 @pytest.fixture
@@ -310,3 +163,18 @@ def open_app(page, url: str, *, ready: bool = True) -> None:
     if ready:
         wait_engine_ready(page)
         wait_live(page)
+
+
+def open_app_controlled(page, url: str) -> None:
+    """Open the app and reload until its service worker controls the page (it claims clients on activation, but a
+    page opened before that is not controlled until a reload)."""
+    open_app(page, url)
+    assert page.evaluate("async () => { await navigator.serviceWorker.ready; return true; }")
+    for _ in range(3):
+        if page.evaluate("() => !!navigator.serviceWorker.controller"):
+            break
+        page.reload()
+        page.wait_for_selector("html[data-app-ready='1']")
+    assert page.evaluate("() => !!navigator.serviceWorker.controller"), (
+        "service worker never controlled the page"
+    )

@@ -12,6 +12,7 @@ from conftest import (
     Session,
     engine_report,
     open_app,
+    open_app_controlled,
     shown_total,
     wait_engine_ready,
     wait_live,
@@ -100,8 +101,7 @@ def test_prerendered_result_visible_before_engine(browser, base_url, web_api):
 
 def test_share_link_opens_with_same_inputs_and_result(browser, base_url, web_api):
     """A link made on one page, opened in a new one: the same inputs and the engine's result for them."""
-    s = Session(browser, base_url)
-    try:
+    with Session(browser, base_url) as s:
         page = s.page
         page.goto(base_url, wait_until="commit")
         page.wait_for_selector("html[data-app-ready='1']")
@@ -125,8 +125,6 @@ def test_share_link_opens_with_same_inputs_and_result(browser, base_url, web_api
         expected = engine_report(web_api, req(mode="finetune", method="full", seq_len=1024, gpus=4, zero=2))
         assert shown_total(other) == expected["estimate"]["total_bytes"]
         assert s.errors == []
-    finally:
-        s.close()
 
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
@@ -134,8 +132,7 @@ XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 def test_bad_links_show_notice_and_default_view(browser, base_url, web_api):
     """An XSS payload in a link stays text; tampered or rejected links → a notice and the default result."""
-    s = Session(browser, base_url)
-    try:
+    with Session(browser, base_url) as s:
         page = s.page
         default_total = engine_report(web_api, DEFAULTS)["estimate"]["total_bytes"]
         open_app(page, base_url + link_for({"model": XSS, "lora_targets": XSS}))
@@ -180,13 +177,10 @@ def test_bad_links_show_notice_and_default_view(browser, base_url, web_api):
         assert s.off_origin() == ["https://huggingface.co/Qwen/Qwen2.5-7B-Instruct/resolve/main/config.json"]
         assert shown_total(page) == engine_report(web_api, req(config=cfg))["estimate"]["total_bytes"]
         assert s.errors == []
-    finally:
-        s.close()
 
 
 def test_history_survives_reload(browser, base_url):
-    s = Session(browser, base_url)
-    try:
+    with Session(browser, base_url) as s:
         page = s.page
         open_app(page, base_url)
         page.locator("[data-testid=history-item]").first.wait_for()  # saved once the result has settled
@@ -242,13 +236,10 @@ def test_history_survives_reload(browser, base_url):
         assert page.locator("[data-testid=notice-history]").is_visible()
         assert page.evaluate("() => localStorage.getItem('vram-insight:history:unreadable')") == "{oops"
         assert s.errors == []
-    finally:
-        s.close()
 
 
 def test_language_is_detected_switchable_and_remembered(browser, base_url):
-    s = Session(browser, base_url, locale="zh-CN")
-    try:
+    with Session(browser, base_url, locale="zh-CN") as s:
         page = s.page
         page.goto(base_url, wait_until="commit")
         page.wait_for_selector("html[data-app-ready='1']")
@@ -267,13 +258,12 @@ def test_language_is_detected_switchable_and_remembered(browser, base_url):
             "() => document.querySelector('[data-testid=tab-finetune]').textContent === '微调'"
         )
         assert s.errors == []
-    finally:
-        s.close()
 
 
 def test_narrow_phone_viewport_has_no_horizontal_scroll(browser, base_url):
-    s = Session(browser, base_url, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
-    try:
+    with Session(
+        browser, base_url, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    ) as s:
         page = s.page
         open_app(page, base_url)
         for tab in ("inference", "finetune", "training", "grpo", "multimodal"):
@@ -285,24 +275,13 @@ def test_narrow_phone_viewport_has_no_horizontal_scroll(browser, base_url):
             )
             assert overflow <= 0, f"{tab}: {overflow}px of horizontal scroll"
         assert page.is_visible("[data-testid=total-value]")
-    finally:
-        s.close()
 
 
 def test_offline_reload_still_calculates(browser, base_url, web_api):
     s = Session(browser, base_url)
     try:
         page = s.page
-        open_app(page, base_url)
-        assert page.evaluate("async () => { await navigator.serviceWorker.ready; return true; }")
-        for _ in range(3):
-            if page.evaluate("() => !!navigator.serviceWorker.controller"):
-                break
-            page.reload()
-            page.wait_for_selector("html[data-app-ready='1']")
-        assert page.evaluate("() => !!navigator.serviceWorker.controller"), (
-            "service worker never controlled the page"
-        )
+        open_app_controlled(page, base_url)
         s.context.set_offline(True)
         page.goto(base_url + link_for({"mode": "training", "seq_len": 1024}))
         wait_engine_ready(page)

@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from urllib.parse import urlsplit
-from urllib.request import Request, urlopen
+from urllib.request import urlopen
 
 import pytest
 
-from conftest import (
-    ENGINE_BOOT_TIMEOUT_MS,
-    Session,
-    free_port,
-    load_build_module,
-    open_app,
-    wait_http,
-)
+from conftest import ENGINE_BOOT_TIMEOUT_MS, Session, open_app, open_app_controlled
+from testsupport.servers import SiteServer, load_build, response_headers
 
 CONSOLE = "console/"
 DEFAULT_REQUEST = {"model": "llama-3.1-8b", "mode": "inference", "seq_len": 8192}
@@ -30,13 +23,6 @@ window.__csp = [];
 document.addEventListener("securitypolicyviolation", (e) =>
   window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
 """
-
-
-def headers(url: str, encoding: str | None = None) -> dict[str, str]:
-    r = Request(url, headers={"Accept-Encoding": encoding} if encoding else {})
-    with urlopen(r, timeout=10) as resp:
-        resp.read()
-        return {k.lower(): v for k, v in resp.headers.items()}
 
 
 def csp_errors(s: Session) -> list[str]:
@@ -200,8 +186,7 @@ def test_shared_console_stayed_on_origin_without_csp_violations(console: Session
 
 # ------------------------------------------------------------------------------------------------ page and CSP
 def test_console_page_look_and_links(browser, base_url):
-    s = new_session(browser, base_url)
-    try:
+    with new_session(browser, base_url) as s:
         page = s.page
         page.goto(base_url + CONSOLE)
         # the loading state is visible before Python is up
@@ -214,23 +199,20 @@ def test_console_page_look_and_links(browser, base_url):
         page.click("[data-testid=calculator-link]")
         page.wait_for_url(base_url)
         page.wait_for_selector("html[data-app-ready='1']")
-    finally:
-        s.close()
 
 
 def test_csp_is_relaxed_for_the_console_only(base_url):
     for encoding in (None, "br", "gzip"):
-        console_csp = headers(base_url + CONSOLE, encoding)["content-security-policy"]
-        main_csp = headers(base_url, encoding)["content-security-policy"]
+        console_csp = response_headers(base_url + CONSOLE, encoding)["content-security-policy"]
+        main_csp = response_headers(base_url, encoding)["content-security-policy"]
         assert "'unsafe-eval'" in console_csp
         assert "'unsafe-eval'" not in main_csp
         assert console_csp.replace(" 'unsafe-eval'", "") == main_csp
-    assert "'unsafe-eval'" not in headers(base_url + "models/")["content-security-policy"]
+    assert "'unsafe-eval'" not in response_headers(base_url + "models/")["content-security-policy"]
 
 
 def test_main_page_has_no_csp_violation_next_to_the_console(browser, base_url):
-    s = new_session(browser, base_url)
-    try:
+    with new_session(browser, base_url) as s:
         page = s.page
         open_console(page, base_url + CONSOLE)
         open_app(page, base_url)
@@ -238,32 +220,20 @@ def test_main_page_has_no_csp_violation_next_to_the_console(browser, base_url):
         assert csp_errors(s) == []
         assert page.evaluate("() => window.__csp") == []
         assert s.off_origin() == []
-    finally:
-        s.close()
 
 
 def test_console_needs_unsafe_eval(browser, tmp_path_factory, site_dir):
     """Under the site's strict CSP PyScript cannot start its worker: the reason 'unsafe-eval' is there at all.
     If this ever passes without it, the console's relaxed CSP can go."""
-    build = load_build_module()
+    build = load_build()
     build.security_headers = lambda _rel: build.SECURITY_HEADERS
-    port = free_port()
-    server = build.make_server(site_dir, port)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{port}/"
-    wait_http(url)
-    s = new_session(browser, url)
-    try:
+    with SiteServer(site_dir, build=build) as server, new_session(browser, server.url) as s:
         page = s.page
-        page.goto(url + CONSOLE)
+        page.goto(server.url + CONSOLE)
         page.wait_for_selector(
             "[data-testid=console-status][data-state=error]", timeout=ENGINE_BOOT_TIMEOUT_MS
         )
         assert "unsafe-eval" in page.inner_text("[data-testid=console-output]")
-    finally:
-        s.close()
-        server.shutdown()
-        server.server_close()
 
 
 # ------------------------------------------------------------------------------------------------ offline
@@ -271,8 +241,7 @@ def test_console_files_are_precached(browser, base_url):
     """Every same-origin file the console loads is in the service worker's precache list (the page itself is
     cached when visited, like the other secondary pages)."""
     precache = set(precache_list(base_url))
-    s = Session(browser, base_url, service_workers="block")
-    try:
+    with Session(browser, base_url, service_workers="block") as s:
         open_console(s.page, base_url + CONSOLE)
         run_code(s.page)
         origin = base_url.rstrip("/")
@@ -281,8 +250,6 @@ def test_console_files_are_precached(browser, base_url):
         missing = sorted(p for p in loaded - {CONSOLE} if p not in precache)
         assert missing == [], f"console files the service worker does not precache: {missing}"
         assert s.off_origin() == []
-    finally:
-        s.close()
 
 
 def test_console_works_offline_after_the_first_visit(browser, base_url, web_api):
@@ -290,14 +257,7 @@ def test_console_works_offline_after_the_first_visit(browser, base_url, web_api)
     try:
         page = s.page
         # the calculator's visit installs the service worker, which precaches the runtime and the console's files
-        open_app(page, base_url)
-        assert page.evaluate("async () => { await navigator.serviceWorker.ready; return true; }")
-        for _ in range(3):
-            if page.evaluate("() => !!navigator.serviceWorker.controller"):
-                break
-            page.reload()
-            page.wait_for_selector("html[data-app-ready='1']")
-        assert page.evaluate("() => !!navigator.serviceWorker.controller")
+        open_app_controlled(page, base_url)
         responses = []
         page.on("response", lambda r: responses.append(r))
         open_console(page, base_url + CONSOLE)  # first visit of the console, online
@@ -325,20 +285,20 @@ def test_console_works_offline_after_the_first_visit(browser, base_url, web_api)
 # ------------------------------------------------------------------------------------------------ nginx
 def test_nginx_serves_the_console_with_its_csp(browser, nginx_url, web_api):
     for encoding in (None, "br"):
-        assert "'unsafe-eval'" in headers(nginx_url + CONSOLE, encoding)["content-security-policy"]
+        assert "'unsafe-eval'" in response_headers(nginx_url + CONSOLE, encoding)["content-security-policy"]
         assert (
             "'unsafe-eval'"
-            in headers(nginx_url + CONSOLE + "index.html", encoding)["content-security-policy"]
+            in response_headers(nginx_url + CONSOLE + "index.html", encoding)["content-security-policy"]
         )
-        assert "'unsafe-eval'" not in headers(nginx_url, encoding)["content-security-policy"]
-        assert "'unsafe-eval'" not in headers(nginx_url + "index.html", encoding)["content-security-policy"]
-    assert headers(nginx_url + CONSOLE, "br").get("content-encoding") == "br"
-    s = new_session(browser, nginx_url)
-    try:
+        assert "'unsafe-eval'" not in response_headers(nginx_url, encoding)["content-security-policy"]
+        assert (
+            "'unsafe-eval'"
+            not in response_headers(nginx_url + "index.html", encoding)["content-security-policy"]
+        )
+    assert response_headers(nginx_url + CONSOLE, "br").get("content-encoding") == "br"
+    with new_session(browser, nginx_url) as s:
         open_console(s.page, nginx_url + CONSOLE)
         state, text = run_code(s.page)
         assert state == "ok" and text.splitlines()[0] == expected_default_line(web_api)
         assert s.off_origin() == []
         assert csp_errors(s) == []
-    finally:
-        s.close()

@@ -796,3 +796,97 @@ def test_server_sends_the_console_csp(tmp_path: Path) -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+# --- health.json ----------------------------------------------------------------------------------------------------
+def test_build_timestamp_honours_source_date_epoch() -> None:
+    # reproducible-builds.org: SOURCE_DATE_EPOCH is whole seconds since 1970-01-01 UTC
+    assert build.build_timestamp({"SOURCE_DATE_EPOCH": "0"}) == "1970-01-01T00:00:00Z"
+    assert build.build_timestamp({"SOURCE_DATE_EPOCH": "1700000000"}) == "2023-11-14T22:13:20Z"
+    assert build.build_timestamp({"SOURCE_DATE_EPOCH": "1700000000"}, now=0.0) == "2023-11-14T22:13:20Z"
+    # unset or empty: the clock (here a given instant: one day and one second after the epoch)
+    assert build.build_timestamp({}, now=86_401.0) == "1970-01-02T00:00:01Z"
+    assert build.build_timestamp({"SOURCE_DATE_EPOCH": ""}, now=86_401.0) == "1970-01-02T00:00:01Z"
+
+
+@pytest.mark.parametrize("bad", ["abc", "-5", "1.5", "1e9", "17000000000000"])
+def test_build_timestamp_rejects_a_bad_source_date_epoch(bad: str) -> None:
+    with pytest.raises(build.BuildError, match=r"^SOURCE_DATE_EPOCH=.* is not a whole number of seconds"):
+        build.build_timestamp({"SOURCE_DATE_EPOCH": bad})
+
+
+def test_build_context_takes_its_time_from_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "946684800")  # 2000-01-01 00:00:00 UTC
+    assert build.BuildContext(out=Path("x")).build_time == "2000-01-01T00:00:00Z"
+
+
+def catalog_counts_from_data() -> dict[str, int]:
+    """The catalog counted straight from data/ (not through the engine)."""
+    kinds = [json.loads(p.read_text())["kind"] for p in (ROOT / "data" / "models").glob("*.json")]
+    gpus = json.loads((ROOT / "data" / "gpus.json").read_text())["gpus"]
+    return {
+        "models": len(kinds),
+        "text_models": kinds.count("text"),
+        "multimodal_models": kinds.count("multimodal"),
+        "gpus": len(gpus),
+    }
+
+
+def health_context(tmp_path: Path, *, with_engine_wheel: bool = True) -> build.BuildContext:
+    from vram_insight import web_api
+
+    wheels = [
+        make_wheel(tmp_path / "pydantic-2.1-py3-none-any.whl", "pydantic", "2.1", [], {"pydantic/a.py": ""})
+    ]
+    if with_engine_wheel:
+        wheels.append(
+            make_wheel(
+                tmp_path / "vram_insight-0.1.0-py3-none-any.whl", "vram-insight", "0.1.0", [], {"a.py": "x=1"}
+            )
+        )
+    info = json.loads(web_api.call("info", "{}"))["result"]
+    return build.BuildContext(
+        out=tmp_path, wheels=[wheel_info(w) for w in wheels], info=info, build_time="2024-05-06T07:08:09Z"
+    )
+
+
+def test_health_document_says_version_time_engine_hash_and_catalog(tmp_path: Path) -> None:
+    import tomllib
+
+    ctx = health_context(tmp_path)
+    doc = build.health_document(ctx, "abc123", 42)
+    whl = tmp_path / "vram_insight-0.1.0-py3-none-any.whl"
+    assert doc["status"] == "ok"
+    assert doc["version"] == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert doc["build_time"] == "2024-05-06T07:08:09Z"
+    assert doc["engine"]["wheel"] == whl.name
+    assert doc["engine"]["sha256"] == hashlib.sha256(whl.read_bytes()).hexdigest()
+    assert doc["catalog"] == catalog_counts_from_data()
+    assert doc["wheels"] == {"pydantic": "2.1", "vram-insight": "0.1.0"}
+    assert (doc["cache"], doc["file_count"]) == ("abc123", 42)
+    assert json.loads(json.dumps(doc)) == doc  # plain JSON
+
+
+def test_health_document_needs_the_engine_wheel_and_the_catalog(tmp_path: Path) -> None:
+    with pytest.raises(build.BuildError, match="engine wheel"):
+        build.health_document(health_context(tmp_path, with_engine_wheel=False), "c", 1)
+    ctx = health_context(tmp_path)
+    del ctx.info["catalog"]["gpus"]
+    with pytest.raises(build.BuildError, match="catalog count for gpus"):
+        build.health_document(ctx, "c", 1)
+
+
+def test_write_health_counts_files_without_variants(tmp_path: Path) -> None:
+    (tmp_path / "w").mkdir()
+    ctx = health_context(tmp_path / "w")
+    ctx.out = tmp_path / "site"
+    (ctx.out / "app").mkdir(parents=True)
+    for name in ("index.html", "index.html.br", "index.html.gz", "app/main.js"):
+        (ctx.out / name).write_text("x")
+    build.write_health(ctx, "c")
+    doc = json.loads((ctx.out / "health.json").read_text())
+    assert doc["file_count"] == 3  # index.html, app/main.js and health.json itself
+    assert (
+        doc["engine"]["sha256"]
+        == hashlib.sha256((tmp_path / "w" / "vram_insight-0.1.0-py3-none-any.whl").read_bytes()).hexdigest()
+    )
