@@ -201,10 +201,11 @@ def chunked_ce_bytes(tokens: int, vocab: int, hidden: int, act_bytes: int) -> in
 
 
 def grpo_logits_bytes(sequences: int, completion_len: int, vocab: int, act_bytes: int) -> int:
-    """TRL GRPO policy pass: logits kept only for completion tokens (``logits_to_keep``), divided by the
-    temperature (a new tensor) and passed row by row to log_softmax (``selective_log_softmax`` for 16-bit
-    logits), whose outputs are saved: about three [B, C, V] tensors at the peak."""
-    return 3 * act_bytes * sequences * completion_len * vocab
+    """TRL GRPO policy pass, at its peak (the first op of backward, measured: slice_backward): the gradient of
+    the kept completion logits [B, C, V] and slice_backward's zero-padded [B, C + 1, V] (logits_to_keep = C + 1,
+    the last position dropped). The forward's [B, C + 1, V] logits are gone by then (only their temperature-scaled
+    copy and the row-wise log-softmax outputs were saved, and backward consumes them row by row)."""
+    return act_bytes * sequences * vocab * (2 * completion_len + 1)
 
 
 def grpo_reference_logits_bytes(sequences: int, completion_len: int, vocab: int, act_bytes: int) -> int:
