@@ -83,6 +83,9 @@ def layer_saved_bytes_per_token(a: ArchSpec, layer: LayerSpec, s: TrainSetup) ->
     norms = 2 * _rms_norm_saved(h, s, s.base_trainable)
     if a.norms_per_layer == 4:
         norms += 2 * (FP32 * h + (ab * h if s.base_trainable else 0))
+    if a.qk_norm != "none":
+        # q_norm / k_norm (Qwen3, Gemma-3 per head; OLMo-2 full width): the same RMSNorm, over q and k.
+        norms += _rms_norm_saved(q, s, s.base_trainable) + _rms_norm_saved(kv, s, s.base_trainable)
     parts["norms"] = norms
     # Inputs of the q/k/v projections: the normalised hidden state, shared by q, k, v.
     linear_inputs = ab * h if (s.base_trainable and not s.autocast) else 0
@@ -122,6 +125,13 @@ def layer_saved_bytes_per_token(a: ArchSpec, layer: LayerSpec, s: TrainSetup) ->
         # Router logits (fp32 softmax over E experts) and the token→expert gather buffers.
         parts["router"] = FP32 * a.moe.num_experts + ab * h * a.moe.top_k
     return parts
+
+
+def mlp_backward_bytes_per_token(a: ArchSpec, layer: LayerSpec, act_bytes: int) -> int:
+    """Gradients alive in a layer's MLP backward beyond its saved set, per token: at the SiLU·up product
+    (``mul`` backward), the gradient flowing in from down_proj and the gradient it produces for one factor, both
+    intermediate-wide (measured in a recomputed layer: one extra mm and one extra mul [T, I] output)."""
+    return 2 * act_bytes * mlp_width_per_token(a, layer)
 
 
 def eager_scores_saved_bytes(a: ArchSpec, seq_len: int, s: TrainSetup) -> int:

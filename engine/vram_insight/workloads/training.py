@@ -253,7 +253,8 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
 
 
 def saved_activations(ctx: Ctx, a: ArchSpec, plan: TrainPlan, batch: int, seq: int) -> tuple[int, int]:
-    """(bytes kept for backward over all layers, one layer's full saved bytes) for ``batch × seq`` tokens."""
+    """(bytes kept for backward over all layers, one layer's saved bytes + its backward working set) for
+    ``batch × seq`` tokens."""
     req = ctx.req
     tokens = batch * seq
     tp = req.tp
@@ -267,7 +268,9 @@ def saved_activations(ctx: Ctx, a: ArchSpec, plan: TrainPlan, batch: int, seq: i
         layer_bytes = per_token * tokens
         if setup.attention == "eager" and req.grad_checkpointing != "selective":
             layer_bytes += act.eager_scores_saved_bytes(a, seq, setup) * tokens // tp
-        largest_layer = max(largest_layer, layer_bytes)
+        # A recomputed layer's backward also holds its MLP gradients at the SiLU·up product.
+        working = act.mlp_backward_bytes_per_token(a, layer, setup.act_bytes) * tokens // tp
+        largest_layer = max(largest_layer, layer_bytes + working)
         if req.grad_checkpointing == "full":
             total += act.checkpoint_bytes_per_token(a, setup) * tokens * count
         else:
