@@ -146,8 +146,8 @@ def resolve_scheduler(
     if max_num_batched_tokens is not None:
         tokens = max_num_batched_tokens
     elif rules.engine == "V0":
-        # V0 config.py SchedulerConfig.__post_init__: 2048 with chunked prefill, else max(max_model_len, 2048).
-        tokens = 2048 if chunked else max(max_model_len, 2048)
+        # V0 config.py SchedulerConfig: with chunked prefill 512 (0.6) or 2048 (0.7), else max(max_model_len, 2048).
+        tokens = (512 if rules.context_in_budget else 2048) if chunked else max(max_model_len, 2048)
     else:
         # V1 arg_utils.py _set_default_max_num_seqs_and_batched_tokens_args.
         tokens = default_tokens if chunked else max(max_model_len, default_tokens)
