@@ -119,6 +119,21 @@ def test_requested_concurrency_matches_inverse() -> None:
     assert rep.fit.fits and rep.fit.capacity_bytes == v["requested_memory_bytes"]
 
 
+def test_inverse_longest_context_for_the_concurrency() -> None:
+    # The longest max_model_len at which the pool still holds batch_size requests: vLLM's concurrency there is
+    # ≥ 8 and one token more drops it below 8.
+    rep = report(vreq(seq_len=8192, batch_size=8))
+    assert rep.inverse is not None and rep.inverse.max_seq_len is not None
+    longest = rep.inverse.max_seq_len
+    at = estimate(vreq(seq_len=longest, batch_size=8)).details["vllm"]
+    beyond = estimate(vreq(seq_len=longest + 1, batch_size=8)).details["vllm"]
+    assert at["max_concurrency"] >= 8 > beyond["max_concurrency"]
+    # 8 requests × blocks of 16 tokens × 131,072 B per token fill the pool to within one block per request
+    assert (
+        0 <= at["kv_cache_bytes"] - 8 * at["blocks_per_request"] * at["block_bytes"] < 8 * at["block_bytes"]
+    )
+
+
 def test_pool_too_small_is_reported() -> None:
     res = estimate(vreq(model="llama-3.1-70b", gpu="rtx-4090", weights="int4", seq_len=131_072))
     assert any("refuse to start" in w for w in res.warnings)
