@@ -5,7 +5,7 @@ Each file ``validation/published/<category>.jsonl`` holds one measured case per 
     {"id": "...", "category": "llama.cpp", "source_url": "...", "source_title": "...", "quote": "the exact lines",
      "request": {EstimateRequest fields},
      "measured": {"bytes": 169869312, "value_as_published": 162.0, "unit_as_published": "MiB",
-                  "what": "CUDA0 compute buffer size"},
+                  "what": "CUDA0 compute buffer size"},   # or {"value": 1952, ...} for a count or ratio (KV blocks)
      "predicted": "details.llama_cpp.compute_buffer_bytes",   # dotted path into the result (default total_bytes)
      "compare": "value",        # or "capacity": measured.bytes is a card this run just fits (an OOM threshold)
      "tolerance_pct": 5.0, "semantics": "MiB as printed by ggml (bytes / 1024 / 1024)"}
@@ -62,7 +62,8 @@ def compare(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for rec in records:
         predicted = predict(rec)
-        measured = float(rec["measured"]["bytes"])
+        m = rec["measured"]
+        measured = float(m["bytes"] if "bytes" in m else m["value"])
         rows.append({
             "id": rec["id"],
             "category": rec["category"],
@@ -70,6 +71,7 @@ def compare(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "source_url": rec["source_url"],
             "what": rec["measured"].get("what", ""),
             "compare": rec.get("compare", "value"),
+            "unit": "bytes" if "bytes" in m else m.get("unit_as_published", ""),
             "measured": measured,
             "predicted": predicted,
             "error_pct": (predicted - measured) / measured * 100,
@@ -110,8 +112,12 @@ def render_section(rows: list[dict[str, Any]]) -> list[str]:
               "|---|---|---:|---:|---:|---|"]  # fmt: skip
     for r in rows:
         what = r["what"] + (" (card it just fits)" if r["compare"] == "capacity" else "")
+        if r["unit"] == "bytes":
+            measured, predicted = f"{r['measured'] / 1e6:,.1f}", f"{r['predicted'] / 1e6:,.1f}"
+        else:  # a count or ratio (KV blocks, concurrency), in the source's unit
+            measured, predicted = f"{r['measured']:,.6g} ({r['unit']})", f"{r['predicted']:,.6g}"
         lines.append(
-            f"| `{r['id']}` | {what} | {r['measured'] / 1e6:,.1f} | {r['predicted'] / 1e6:,.1f} | "
+            f"| `{r['id']}` | {what} | {measured} | {predicted} | "
             f"{r['error_pct']:+.2f} % | [{r['file']}]({r['source_url']}) |"
         )
     return [*lines, ""]

@@ -62,14 +62,30 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
         dest="batch_size",
         help="sequences per device per step (GRPO: completions, as TRL's per_device_train_batch_size)",
     )
-    p.add_argument("--seq-len", "-s", type=int, help="tokens per sequence (inference: prompt + generated)")
+    p.add_argument(
+        "--seq-len",
+        "--max-model-len",
+        "-s",
+        type=int,
+        dest="seq_len",
+        help="tokens per sequence (inference: prompt + generated; vLLM: max_model_len)",
+    )
     p.add_argument("--gen-len", type=int, help="inference: generated tokens (default 0)")
     p.add_argument("--grad-accum", type=int)
     p.add_argument("--weights", "-w", help="fp32, bf16, fp16, fp8, int8, nf4, int4, q4_k_m, q8_0, iq4_xs, …")
     p.add_argument("--kv-cache-dtype", help="bf16, fp16, fp8, q8_0, q4_0")
     p.add_argument("--attention", choices=["sdpa", "eager", "flash"])
     p.add_argument("--runtime", choices=["transformers", "vllm", "llama.cpp"])
-    p.add_argument("--gpu-memory-utilization", type=float)
+    # vLLM serving (runtime vllm): vLLM's own flag names; unset = vLLM's default for the version and GPU.
+    p.add_argument(
+        "--gpu-memory-utilization", type=float, help="vLLM: share of the GPU reserved (0.9; 0.92 ≥ 0.20)"
+    )
+    p.add_argument("--vllm-version", help="vLLM release modelled (default 0.21; 0.6 to 0.34)")
+    p.add_argument("--max-num-seqs", type=int, help="vLLM: sequences per step (256; 1024 on ≥ 70 GiB GPUs)")
+    p.add_argument("--max-num-batched-tokens", type=int, help="vLLM: tokens per step (vllm serve default)")
+    p.add_argument("--enable-chunked-prefill", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--enforce-eager", action="store_true", default=None, help="vLLM: no CUDA graphs")
+    p.add_argument("--block-size", type=int, help="vLLM: tokens per KV block (16; 64 from 0.34)")
     p.add_argument("--logits-all-tokens", action="store_true", default=None)
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "amp-bf16", "amp-fp16"])
     p.add_argument("--optimizer", choices=["adamw", "adamw-8bit", "sgd", "sgd-momentum", "adafactor", "lion"])
@@ -138,6 +154,8 @@ def _print_estimate(res: Any) -> None:
     for name, value in res.components.items():
         if value:
             print(f"    {name:<12} {_fmt_bytes(value):>32}")
+    if res.details.get("vllm"):
+        _print_vllm(res.details["vllm"])
     p = res.params
     print(f"  parameters: total {p.total:,} · active {p.active:,} · trainable {p.trainable:,}")
     print("  assumptions:")
@@ -145,6 +163,42 @@ def _print_estimate(res: Any) -> None:
         print(f"    - {line}")
     for line in res.warnings:
         print(f"  warning: {line}")
+
+
+def _gib(n: float) -> str:
+    return f"{n / GiB:.2f}"
+
+
+def _print_vllm(v: dict[str, Any]) -> None:
+    """vLLM's startup numbers per GPU, worded as its log lines (GiB = 2^30 bytes, two decimals as vLLM prints)."""
+    rules = "" if v["rules"] == v["version"] else f", modelled with {v['rules']}'s rules"
+    print(f"  vLLM {v['version']} ({v['engine']} engine{rules}) at startup, per GPU, as vLLM logs it:")
+    if "requested_memory_bytes" in v:
+        print(f"    total_gpu_memory ({_gib(v['total_gpu_memory_bytes'])}GiB) x gpu_memory_utilization "
+              f"({v['gpu_memory_utilization']:.2f}) = {_gib(v['requested_memory_bytes'])}GiB")  # fmt: skip
+    graphs = "" if v["enforce_eager"] else (
+        f"; CUDA graph memory (estimated, {'in' if v['cuda_graphs_in_budget'] else 'outside'} the budget) takes "
+        f"{_gib(v['cuda_graph_bytes'])}GiB"
+    )  # fmt: skip
+    print(f"    model weights take {_gib(v['weights_bytes'])}GiB; non_torch_memory takes {_gib(v['non_torch_bytes'])}GiB; "
+          f"PyTorch activation peak memory takes {_gib(v['activation_peak_bytes'])}GiB{graphs}")  # fmt: skip
+    print(f"    max_num_seqs {v['max_num_seqs']:,} · max_num_batched_tokens {v['max_num_batched_tokens']:,} · "
+          f"chunked prefill {'on' if v['chunked_prefill'] else 'off'} · block_size {v['block_size']} · "
+          f"{'enforce_eager' if v['enforce_eager'] else str(v['cuda_graphs']) + ' CUDA graphs'}")  # fmt: skip
+    if "requested_memory_bytes" not in v:
+        print(f"    no GPU chosen: the requested sequences need {_gib(v['required_bytes'])} GiB of vLLM's budget "
+              "(choose a GPU for the KV pool and concurrency)")  # fmt: skip
+        return
+    print(f"    Available KV cache memory: {_gib(v['kv_cache_bytes'])} GiB")
+    print(f"    # GPU blocks: {v['num_gpu_blocks']:,}")
+    print(f"    GPU KV cache size: {v['kv_cache_tokens']:,} tokens")
+    print(
+        f"    Maximum concurrency for {v['max_model_len']:,} tokens per request: {v['max_concurrency']:.2f}x"
+    )
+    outside = v["reserved_total_bytes"] - v["requested_memory_bytes"]
+    print(f"    the card holds {_gib(v['reserved_total_bytes'])} GiB: the {_gib(v['requested_memory_bytes'])} GiB "
+          f"vLLM reserves + {_gib(outside)} GiB outside its budget (CUDA context"
+          f"{'' if v['cuda_graphs_in_budget'] or v['enforce_eager'] else ', CUDA graphs'})")  # fmt: skip
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -168,8 +222,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     _print_estimate(rep.estimate)
     if rep.fit:
         f = rep.fit
+        budget = " vLLM's budget," if rep.estimate.details.get("vllm") else ""
         print(
-            f"  fit on {f.gpu_name}: {'fits' if f.fits else 'does NOT fit'} ({f.utilization:.0%} of {_fmt_bytes(f.capacity_bytes)})"
+            f"  fit on {f.gpu_name}: {'fits' if f.fits else 'does NOT fit'} ({f.utilization:.0%} of{budget} {_fmt_bytes(f.capacity_bytes)})"
         )
     _print_recommendations(rep.recommendations)
     if rep.inverse:

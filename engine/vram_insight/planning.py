@@ -9,24 +9,36 @@ from .catalog import GpuEntry, load_catalog
 from .estimate import EstimateError, estimate, resolve_model
 from .params import count_params
 from .quant import normalise_format, weight_bytes
+from .runtimes.vllm import resolved_utilization
 from .schemas import EstimateRequest, EstimateResult, Fit, Inverse, Recommendation, Report, Throughput
 
 # Counts tried for multi-GPU setups: one node of up to 8, then whole nodes.
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 
 
-def usable_bytes(req: EstimateRequest, gpu: GpuEntry) -> int:
-    """Memory the workload may use on one GPU: vLLM only takes gpu_memory_utilization of it."""
-    if req.runtime == "vllm" and (
+def _vllm_serving(req: EstimateRequest) -> bool:
+    return req.runtime == "vllm" and (
         req.mode == "inference" or (req.mode == "multimodal" and req.task == "inference")
-    ):
-        return int(gpu.memory_bytes * req.gpu_memory_utilization)
+    )
+
+
+def usable_bytes(req: EstimateRequest, gpu: GpuEntry) -> int:
+    """Memory the workload may use on one GPU: vLLM's budget is gpu_memory_utilization of it."""
+    if _vllm_serving(req):
+        return int(gpu.memory_bytes * resolved_utilization(req.gpu_memory_utilization, req.vllm_version))
     return gpu.memory_bytes
+
+
+def required_bytes(result: EstimateResult) -> int:
+    """What must fit the usable memory. vLLM: weights, profiled activation peak, non-torch memory, CUDA graphs (when
+    inside its budget) and the KV blocks of the requested sequences — its total is the whole reservation."""
+    vllm = result.details.get("vllm")
+    return int(vllm["required_bytes"]) if vllm else result.total_bytes
 
 
 def fit(result: EstimateResult, gpu: GpuEntry, req: EstimateRequest | None = None) -> Fit:
     cap = usable_bytes(req, gpu) if req else gpu.memory_bytes
-    need = result.total_bytes
+    need = required_bytes(result)
     return Fit(
         gpu=gpu.id,
         gpu_name=gpu.name,
@@ -66,7 +78,7 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
         except (EstimateError, ValueError):
             by_count[count] = None
             continue
-        if by_count[count][0].total_bytes <= smallest:
+        if required_bytes(by_count[count][0]) <= smallest:
             break  # every GPU already fits at this count: larger setups are never the smallest that fits
     options: list[Recommendation] = []
     for gpu in catalog.gpus.values():
@@ -79,7 +91,7 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
             if entry is None:
                 continue
             result, strategy = entry
-            need, cap = result.total_bytes, usable_bytes(req, gpu)
+            need, cap = required_bytes(result), usable_bytes(req, gpu)
             if need > cap:
                 continue
             options.append(
@@ -146,7 +158,7 @@ def _max_fitting(req: EstimateRequest, field: str, cap: int, lo: int, hi: int) -
         if field == "seq_len" and req.mode == "inference" and req.gen_len >= value:
             update["gen_len"] = max(0, value - 1)
         try:
-            return estimate(req.model_copy(update=update)).total_bytes
+            return required_bytes(estimate(req.model_copy(update=update)))
         except (EstimateError, ValueError):
             return float("inf")
 
@@ -209,6 +221,12 @@ def inverse(req: EstimateRequest, gpu: GpuEntry) -> Inverse:
     concurrency = max_batch if req.mode == "inference" else None
     if req.mode == "inference":
         notes.append(f"concurrent sequences of {req.seq_len:,} tokens each")
+    if _vllm_serving(req):
+        notes.append(
+            "vLLM: max concurrency = KV blocks / blocks per request of max_model_len (its 'Maximum concurrency' "
+            f"line, rounded down); max_seq_len = the longest max_model_len {req.batch_size:,} concurrent requests "
+            "fit"
+        )
     return Inverse(
         gpu=gpu.id,
         count=req.gpus,
@@ -239,7 +257,9 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
             active_bytes = wb.total * active / max(pc.total, 1)
         except ValueError:
             active_bytes = 2 * active
-        kv = result.components.get("kv_cache", 0) * n
+        vllm = result.details.get("vllm")
+        # vLLM's pool fills the card; a decode step reads only the blocks of the running sequences.
+        kv = (vllm["kv_needed_bytes"] if vllm else result.components.get("kv_cache", 0)) * n
         step_bytes = active_bytes + kv
         step_s = step_bytes / bandwidth
         out.decode_tokens_per_s = round(req.batch_size / step_s, 1)

@@ -68,9 +68,38 @@ class EstimateRequest(_Model):
         description="Where the kernels run: cuda (NVIDIA GPU) or cpu (PyTorch's CPU kernels, as in validation/).",
     )
     runtime: Runtime = "transformers"
-    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0, description="vLLM memory fraction.")
     logits_all_tokens: bool = Field(
         default=False, description="Inference: keep logits for every prompt token."
+    )
+
+    # vLLM serving (runtime = vllm): vLLM's engine arguments, named as vLLM names them. None = vLLM's default for
+    # the version, the GPU and `vllm serve` (runtimes/vllm_config.py); seq_len is vLLM's max_model_len.
+    vllm_version: str = Field(
+        default="0.21",
+        max_length=16,
+        description="vLLM release whose memory accounting and defaults apply (0.6 to 0.34; V0 engine before 0.8).",
+    )
+    gpu_memory_utilization: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="vLLM: share of the GPU it reserves (None: 0.9, 0.92 from 0.20).",
+    )
+    max_num_seqs: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_BATCH,
+        description="vLLM: sequences per step (None: 256, 1024 on ≥ 70 GiB GPUs).",
+    )
+    max_num_batched_tokens: int | None = Field(
+        default=None, ge=1, le=MAX_TOKENS, description="vLLM: tokens per step (None: vllm serve's default)."
+    )
+    enable_chunked_prefill: bool | None = Field(
+        default=None, description="vLLM: chunked prefill (None: on in V1; V0 only above 32K context)."
+    )
+    enforce_eager: bool = Field(default=False, description="vLLM: no CUDA graphs.")
+    block_size: int | None = Field(
+        default=None, ge=1, le=1024, description="vLLM: tokens per KV block (None: 16; 64 from 0.34)."
     )
 
     # Training knobs.

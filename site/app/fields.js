@@ -17,7 +17,14 @@ export const DEFAULTS = Object.freeze({
   kv_cache_dtype: "bf16",
   attention: "sdpa",
   runtime: "transformers",
-  gpu_memory_utilization: 0.9,
+  // vLLM serving knobs (null = vLLM's default for the version and GPU)
+  vllm_version: "0.21",
+  gpu_memory_utilization: null,
+  max_num_seqs: null,
+  max_num_batched_tokens: null,
+  enable_chunked_prefill: null,
+  enforce_eager: false,
+  block_size: null,
   logits_all_tokens: false,
   precision: "amp-bf16",
   optimizer: "adamw",
@@ -70,6 +77,7 @@ export const KV_DTYPES = ["bf16", "fp16", "fp32", "fp8", "q8_0", "q5_1", "q5_0",
 export const workload = (s) => (s.mode === "multimodal" ? s.task : s.mode === "grpo" ? "grpo" : s.mode);
 const trains = (s) => workload(s) !== "inference";
 const tunes = (s) => workload(s) === "finetune";
+const vllmServing = (s) => workload(s) === "inference" && s.runtime === "vllm";
 const loraLike = (s) => (tunes(s) && (s.method === "lora" || s.method === "qlora")) || (s.mode === "grpo" && s.policy === "lora");
 
 /**
@@ -115,7 +123,14 @@ export const FIELDS = [
   { key: "weights", group: "weights", type: "select", options: WEIGHT_FORMATS },
   { key: "runtime", group: "weights", type: "select", options: ["transformers", "vllm", "llama.cpp"], show: (s) => workload(s) === "inference" },
   { key: "kv_cache_dtype", group: "weights", type: "select", options: KV_DTYPES, show: (s) => workload(s) === "inference" || s.mode === "grpo" },
-  { key: "gpu_memory_utilization", group: "weights", type: "float", min: 0.05, max: 1, step: 0.05, show: (s) => workload(s) === "inference" && s.runtime === "vllm" },
+  // --- vLLM serving knobs (shown when runtime = vLLM); empty = vLLM's default ---
+  { key: "vllm_version", group: "weights", type: "text", list: ["0.21", "0.20", "0.18", "0.10", "0.7.3", "0.6.4", "0.34"], show: vllmServing },
+  { key: "gpu_memory_utilization", group: "weights", type: "float", min: 0.05, max: 1, step: 0.01, optional: true, placeholder: "f.vllm_default", show: vllmServing },
+  { key: "max_num_seqs", group: "weights", type: "int", min: 1, max: 65536, optional: true, placeholder: "f.vllm_default", show: vllmServing },
+  { key: "max_num_batched_tokens", group: "weights", type: "int", min: 1, step: 1024, optional: true, placeholder: "f.vllm_default", show: vllmServing },
+  { key: "enable_chunked_prefill", group: "weights", type: "select", options: [null, true, false], show: vllmServing },
+  { key: "enforce_eager", group: "weights", type: "bool", show: vllmServing },
+  { key: "block_size", group: "weights", type: "int", min: 1, max: 1024, optional: true, placeholder: "f.vllm_default", show: vllmServing },
   { key: "attention", group: "weights", type: "select", options: ["sdpa", "flash", "eager"] },
   { key: "logits_all_tokens", group: "weights", type: "bool", show: (s) => workload(s) === "inference" },
 
@@ -178,6 +193,8 @@ export function sanitizeRequest(obj) {
     if (k === "config") ok = v === null || (typeof v === "object" && !Array.isArray(v));
     else if (k === "model") ok = v === null || typeof v === "string";
     else if (k === "num_layers") ok = v === null || Number.isInteger(v);
+    else if (d === null && f && f.type === "select") ok = f.options.includes(v);
+    else if (d === null && f && f.optional) ok = v === null || (typeof v === "number" && Number.isFinite(v));
     else if (k === "mode") ok = MODES.includes(v);
     else if (typeof d === "number") ok = typeof v === "number" && Number.isFinite(v);
     else if (typeof d === "boolean") ok = typeof v === "boolean";

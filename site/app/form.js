@@ -65,7 +65,7 @@ function fieldControl(f, value, ctx) {
       max: f.max,
       step: f.step || (f.type === "int" ? 1 : "any"),
       value: value === null || value === undefined ? "" : String(value),
-      placeholder: f.optional ? t("f.auto") : null,
+      placeholder: f.optional ? t(f.placeholder || "f.auto") : null,
     });
   }
   const label = h("label", { for: id, text: t(`f.${f.key}`) });

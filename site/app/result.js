@@ -76,7 +76,7 @@ function fitBlock(report) {
       "div.fit-line",
       h(`span.badge.badge-${level}`, { testid: "fit-verdict", text: fit.fits ? t("r.fits") : t("r.no_fit") }),
       h("span", {
-        text: t("r.fit_detail", {
+        text: t(e.details && e.details.vllm ? "r.fit_detail_vllm" : "r.fit_detail", {
           used: gb(fit.required_bytes),
           cap: gb(fit.capacity_bytes),
           pct: fmtPct(fit.utilization, 0),
@@ -93,6 +93,50 @@ function fitBlock(report) {
     }),
   );
 }
+
+// ---- vLLM at startup (runtime = vLLM): its reservation, profile, KV pool, blocks and concurrency, worded and
+// rounded as vLLM's startup log prints them (GiB = 2^30 bytes, two decimals), the same lines as the CLI.
+const gib2 = (n) => (n / 2 ** 30).toFixed(2);
+
+function vllmBlock(report) {
+  const v = report.estimate.details && report.estimate.details.vllm;
+  if (!v) return null;
+  const row = (label, value, testid) => kv(label, value, testid);
+  const rows = [];
+  if (v.requested_memory_bytes !== undefined) {
+    rows.push(row(t("r.vllm_requested"), `${gib2(v.total_gpu_memory_bytes)} GiB × ${v.gpu_memory_utilization.toFixed(2)} = ${gib2(v.requested_memory_bytes)} GiB`, "vllm-requested"));
+  }
+  rows.push(row(t("r.vllm_weights"), `${gib2(v.weights_bytes)} GiB`, "vllm-weights"));
+  rows.push(row(t("r.vllm_activation"), `${gib2(v.activation_peak_bytes)} GiB`, "vllm-activation"));
+  rows.push(row(t("r.vllm_non_torch"), `${gib2(v.non_torch_bytes)} GiB`, "vllm-non-torch"));
+  if (!v.enforce_eager) rows.push(row(t("r.vllm_graphs"), `${gib2(v.cuda_graph_bytes)} GiB · ${fmtInt(v.cuda_graphs)}`, "vllm-graphs"));
+  if (v.requested_memory_bytes !== undefined) {
+    rows.push(row(t("r.vllm_kv_pool"), `${gib2(v.kv_cache_bytes)} GiB`, "vllm-kv-pool"));
+    rows.push(row(t("r.vllm_blocks"), fmtInt(v.num_gpu_blocks), "vllm-blocks"));
+    rows.push(row(t("r.vllm_tokens"), fmtInt(v.kv_cache_tokens), "vllm-tokens"));
+    rows.push(row(t("r.vllm_concurrency", { n: fmtInt(v.max_model_len) }), `${v.max_concurrency.toFixed(2)}x`, "vllm-concurrency"));
+    rows.push(
+      row(
+        t("r.vllm_card"),
+        `${gib2(v.reserved_total_bytes)} GiB (${t("r.vllm_card_detail", { reserved: gib2(v.requested_memory_bytes), outside: gib2(v.reserved_total_bytes - v.requested_memory_bytes) })})`,
+        "vllm-card",
+      ),
+    );
+  }
+  return h(
+    "section.card.sub",
+    { testid: "vllm" },
+    h("h3", { text: t("r.vllm") }),
+    h("p.muted.small", { text: t("r.vllm_help", { version: v.version }) }),
+    h("dl.kvs", rows),
+    h("p.muted.small", {
+      testid: "vllm-sched",
+      text: t("r.vllm_sched", { seqs: fmtInt(v.max_num_seqs), tokens: fmtInt(v.max_num_batched_tokens), block: v.block_size }),
+    }),
+    v.requested_memory_bytes === undefined ? h("p.muted", { text: t("r.vllm_no_gpu") }) : null,
+  );
+}
+// ---- end vLLM block
 
 function componentsTable(e) {
   const tbody = h("tbody");
@@ -301,6 +345,7 @@ export function renderResult(root, report, request, status) {
     warnings,
     h("div.breakdown", h("div.chart", donut(e.components, e.total_bytes)), h("div.table-scroll", componentsTable(e))),
     h("p.muted.small.units-note", { text: t("r.units_note") }),
+    vllmBlock(report),
     paramsBlock(e),
     h(
       "details.assumptions",

@@ -2,7 +2,8 @@
 
 * :mod:`.transformers` — Hugging Face ``generate()``: prefill then decode with a DynamicCache; also the no-grad
   forward transient that training workloads reuse for rollouts and reference passes.
-* :mod:`.vllm` — vLLM: paged KV blocks, the profiled activation peak, CUDA graphs, gpu_memory_utilization.
+* :mod:`.vllm` — vLLM: the reservation (gpu_memory_utilization), the profiled activation peak, the KV pool, blocks
+  and concurrency; :mod:`.vllm_config` — its version rules, defaults and startup checks.
 * :mod:`.llama_cpp` — llama.cpp: GGUF weights, its KV cache types, the compute buffer.
 
 Each module cites where its constants are defined in the runtime's own source. A runtime module may import the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from ..errors import EstimateError
 from ..quant import normalise_format
-from . import llama_cpp, transformers
+from . import llama_cpp, transformers, vllm
 
 
 def weight_format(runtime: str, requested: str) -> str:
@@ -25,4 +26,6 @@ def weight_format(runtime: str, requested: str) -> str:
         raise EstimateError(str(exc), "weights") from None
     if runtime == "llama.cpp":
         return llama_cpp.weight_format(fmt)
+    if runtime == "vllm":
+        return vllm.weight_format(fmt)
     return transformers.weight_format(fmt)

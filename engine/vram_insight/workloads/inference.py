@@ -64,19 +64,21 @@ def inference(
         )
     tp_heads_note(ctx, a, tp)
     phases: list[Phase] = []
-    overhead = runtime_overhead(ctx)
-    if extra and extra.get("encoder_activations"):
-        phases.append(Phase("encoder", {"weights": weights, "activations": extra["encoder_activations"]}))
-
+    encoder = extra.get("encoder_activations", 0) if extra else 0
     if req.runtime == "vllm":
-        serving, vllm_overhead = vllm.serving_phases(ctx, a, weights, batch, seq, kv_dtype)
-        phases += serving
-        overhead += vllm_overhead
-    elif req.runtime == "llama.cpp":
-        phases += llama_cpp.serving_phases(ctx, a, weights, batch, seq, kv_dtype)
+        # vLLM runs the encoder inside its startup profile: its peak enters the activation peak, not a phase.
+        phases, overhead = vllm.serving_phases(
+            ctx, a, weights, seq, fmt, transformers.activation_bytes(fmt), encoder
+        )
     else:
-        kv_delta = extra.get("kv_delta", 0) if extra else 0
-        phases += transformers.generate_phases(ctx, a, weights, batch, seq, kv_dtype, fmt, kv_delta)
+        overhead = runtime_overhead(ctx)
+        if encoder:
+            phases.append(Phase("encoder", {"weights": weights, "activations": encoder}))
+        if req.runtime == "llama.cpp":
+            phases += llama_cpp.serving_phases(ctx, a, weights, batch, seq, kv_dtype)
+        else:
+            kv_delta = extra.get("kv_delta", 0) if extra else 0
+            phases += transformers.generate_phases(ctx, a, weights, batch, seq, kv_dtype, fmt, kv_delta)
     if tp > 1 or pp > 1:
         ctx.assumptions.append(f"Weights split over tensor parallel {tp} × pipeline parallel {pp}")
     params = Params(total=pc.total + (extra.get("params", 0) if extra else 0), active=pc.active, trainable=0,
