@@ -1250,14 +1250,19 @@ def render_result_summary(report: dict[str, Any], request: dict[str, Any]) -> st
     return "\n".join(parts)
 
 
-def prerender_index(source: str, catalog: Any, request: dict[str, Any], report: Any) -> str:
+def prerender_index(
+    source: str, catalog: Any, request: dict[str, Any], report: Any, presets: Any = None
+) -> str:
+    blocks = [
+        ("prerendered-catalog", catalog),
+        ("prerendered-request", request),
+        ("prerendered-report", report),
+    ]
+    if presets is not None:
+        blocks.append(("prerendered-presets", presets))
     data = "\n".join(
         f'<script type="application/json" id="{key}">{json_for_script(value)}</script>'
-        for key, value in (
-            ("prerendered-catalog", catalog),
-            ("prerendered-request", request),
-            ("prerendered-report", report),
-        )
+        for key, value in blocks
     )
     doc = replace_marker(source, "prerender:data", data)
     doc = replace_marker(doc, "prerender:result", render_result_summary(report, request))
@@ -1397,6 +1402,19 @@ def sitemap_xml(paths: list[str], site_url: str = "") -> str:
     )
 
 
+def load_presets() -> list[dict[str, Any]]:
+    """site/app/presets.json, put into the page so the preset list needs no request (the app fetches the file
+    only when the page lacks it). tests/test_presets.py checks each preset against the engine."""
+    path = SITE / "app" / "presets.json"
+    try:
+        presets = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BuildError(f"site/app/presets.json cannot be read: {exc}") from None
+    if not isinstance(presets, list) or not all(isinstance(p, dict) and "id" in p for p in presets):
+        raise BuildError("site/app/presets.json must be a list of objects with an id")
+    return presets
+
+
 def prerender(ctx: BuildContext) -> None:
     web_api = load_engine()
     ctx.info = engine_result(web_api, "info", {})
@@ -1408,7 +1426,8 @@ def prerender(ctx: BuildContext) -> None:
     if not src.is_file():
         raise BuildError("site/index.html is missing")
     (ctx.out / "index.html").write_text(
-        prerender_index(src.read_text(encoding="utf-8"), catalog, DEFAULT_REQUEST, report), encoding="utf-8"
+        prerender_index(src.read_text(encoding="utf-8"), catalog, DEFAULT_REQUEST, report, load_presets()),
+        encoding="utf-8",
     )
     models = list(catalog.get("models") or [])
     mdir = ctx.out / "models"
