@@ -437,6 +437,8 @@ export function showErrors(form, errors) {
     const msg = errors[key] ? msgText(errors[key]) : "";
     el.hidden = !msg;
     el.textContent = msg || "";
+    const folded = msg && el.closest("details");
+    if (folded && !folded.open) folded.open = true; // an error in "Advanced" must not stay folded away
     const ctl = key === "model" ? $("#model-select", form) : key === "gpu" ? $("#gpu-select", form) : $(`#f-${key}`, form);
     if (ctl) {
       if (msg) ctl.setAttribute("aria-invalid", "true");

@@ -7,7 +7,7 @@ import { fmtNum, gb } from "./format.js";
 import { applyStatic, getLang, initI18n, msgText, setLang, t } from "./i18n.js";
 import { loadHistory, makeEntry, MAX_NAME, saveHistory, trimEntries } from "./history.js";
 import { componentLabel, renderMini, renderResult } from "./result.js";
-import { decodeFragment, encodeState } from "./share.js";
+import { decodeFragment, encodeState, encodeStateSync } from "./share.js";
 import { toCSV, toJSON, toMarkdown } from "./export.js";
 
 // Start loading the engine before anything else: its boot is the long pole.
@@ -346,7 +346,8 @@ const syncUrlSoon = debounce(() => {
 async function syncUrl() {
   renderTabs(); // which tabs differ from their defaults
   const req = toRequest(app.state);
-  const frag = requestKey(req) === requestKey(DEFAULTS) ? "" : await encodeState(req);
+  // Synchronous for the usual small state (so a flush on pagehide completes); a pasted config.json compresses.
+  const frag = requestKey(req) === requestKey(DEFAULTS) ? "" : (encodeStateSync(req) ?? (await encodeState(req)));
   if (requestKey(app.state) !== requestKey(req)) return; // changed while encoding: the next call writes it
   if (location.hash.slice(1) !== frag) {
     app.url.written = frag;
@@ -1096,6 +1097,10 @@ function wireStatic() {
   $("#inputs").addEventListener("submit", (ev) => ev.preventDefault());
   document.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", () => applyFragment({ initial: false }));
+  // Leaving or hiding the page (reload, another page, a phone's app switcher): write a pending address now.
+  const flushUrl = () => syncUrlSoon.flush();
+  window.addEventListener("pagehide", flushUrl);
+  document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flushUrl());
   window.addEventListener("storage", (ev) => {
     if (ev.key && ev.key.startsWith("vram-insight:history")) {
       const h2 = loadHistory();
