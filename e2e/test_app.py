@@ -14,6 +14,7 @@ from conftest import (
     open_app,
     shown_total,
     wait_engine_ready,
+    wait_for_address,
     wait_live,
 )
 from vram_insight.schemas import EstimateRequest
@@ -152,12 +153,7 @@ def test_bad_links_show_notice_and_default_view(browser, base_url, web_api):
         assert page.evaluate("() => document.activeElement.id") == "model-search"
         state = page.evaluate("() => ({...window.__vramApp.state})")
         assert state["model"] == "llama-3.1-8b" and state["lora_targets"] == XSS
-        page.wait_for_function(
-            """async () => {
-                const r = await (await import('./app/share.js')).decodeFragment(location.hash.slice(1));
-                return r && r.model === 'llama-3.1-8b' && r.lora_targets.includes('<img');
-            }"""
-        )
+        wait_for_address(page, lambda r: r and r["model"] == "llama-3.1-8b" and "<img" in r["lora_targets"])
         for bad in (
             "#v1.!!!not-base64!!!",
             "#v9.e30",

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Session, engine_report, open_app, shown_total, wait_engine_ready, wait_live
+from conftest import (
+    Session,
+    engine_report,
+    open_app,
+    shown_total,
+    wait_engine_ready,
+    wait_for_address,
+    wait_live,
+)
 from vram_insight.messages import render as py_render
 from vram_insight.schemas import EstimateRequest
 
@@ -37,11 +45,12 @@ def new_session(browser, base_url: str, viewport: dict, lang: str) -> Session:
 
 
 # Words of every rendered table cell that are broken across lines or stick out of their cell. A word is a run of
-# non-space characters; CJK characters are words of their own (Chinese wraps between any two of them).
+# non-space characters up to a hyphen ("multi-GPU" may wrap after "multi-"); CJK characters are words of their own
+# (Chinese wraps between any two of them).
 BROKEN_WORDS_JS = """
 () => {
   const bad = [];
-  const word = /[\\u3000-\\u9fff\\uff00-\\uffef]|[^\\s\\u3000-\\u9fff\\uff00-\\uffef]+/g;
+  const word = /[\\u3000-\\u9fff\\uff00-\\uffef]|[^\\s\\u3000-\\u9fff\\uff00-\\uffef-]+-?/g;
   // Visually hidden (screen-reader only) parts, e.g. the column headers of a table shown as cards, are skipped.
   const clipped = (el) => {
     for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
@@ -365,12 +374,7 @@ def test_reload_and_back_restore_every_tab(browser, base_url, web_api):
         page.fill("[data-testid=input-seq_len]", "8192")
         wait_live(page)
         # The address holds the inputs (no "Copy share link" needed).
-        page.wait_for_function(
-            """async () => {
-                const r = await (await import('./app/share.js')).decodeFragment(location.hash.slice(1));
-                return r && r.mode === 'inference' && r.seq_len === 8192;
-            }"""
-        )
+        wait_for_address(page, lambda r: r and r["mode"] == "inference" and r["seq_len"] == 8192)
         inference = req(seq_len=8192)
         finetune = req(mode="finetune", method="qlora", weights="nf4", seq_len=1024)
 

@@ -7,6 +7,9 @@ import { has, msgText, t } from "./i18n.js";
 
 export const CONFIG_MAX_BYTES = 256 * 1024;
 
+const formCtx = new WeakMap(); // <form> -> the context of its latest build
+const wiredForms = new WeakSet();
+
 function optLabel(key, v) {
   if (has(`o.${key}.${v}`)) return t(`o.${key}.${v}`);
   // llama.cpp GGUF types: q4_k_m -> "GGUF Q4_K_M"
@@ -264,12 +267,18 @@ export function buildForm(form, ctx) {
     form.append(box);
   }
 
-  form.addEventListener("input", (ev) => onFieldEvent(ev, ctx));
-  form.addEventListener("change", (ev) => onFieldEvent(ev, ctx));
-  form.addEventListener("click", (ev) => {
-    const btn = ev.target.closest && ev.target.closest("[data-reset]");
-    if (btn) ctx.handlers.resetField(btn.dataset.reset);
-  });
+  // The <form> outlives its contents: its listeners are added once and use the context of the latest build
+  // (adding them on every build made one keystroke run the handlers once per earlier build).
+  formCtx.set(form, ctx);
+  if (!wiredForms.has(form)) {
+    wiredForms.add(form);
+    form.addEventListener("input", (ev) => onFieldEvent(ev, formCtx.get(form)));
+    form.addEventListener("change", (ev) => onFieldEvent(ev, formCtx.get(form)));
+    form.addEventListener("click", (ev) => {
+      const btn = ev.target.closest && ev.target.closest("[data-reset]");
+      if (btn) formCtx.get(form).handlers.resetField(btn.dataset.reset);
+    });
+  }
   presetSel.addEventListener("change", () => {
     if (presetSel.value) ctx.handlers.applyPreset(presetSel.value);
     else syncPreset(form, state, ctx);

@@ -46,7 +46,7 @@ const app = {
   fromLink: false,
   linkFixes: 0,
   saveWanted: false,
-  url: { written: null, lastKey: null },
+  url: { written: null, lastKey: null, leaving: null },
   perf: { boot: null, last: null, count: 0, version: null },
 };
 app.tabs.inference = app.state;
@@ -356,13 +356,18 @@ async function syncUrl() {
   writeSession();
 }
 
+/**
+ * Store every tab's inputs (and the last result) for this browser tab, with app.url.leaving: the address the page
+ * is being left with (set on pagehide). A reload or Back opens that address, which can be up to URL_SYNC_MS older than the inputs
+ * (a reload's address is fixed before pagehide runs); at load, a matching address means the session is fresher.
+ */
 function writeSession() {
   const st = session();
   if (!st) return;
   try {
     const tabs = {};
     for (const m of MODES) if (app.tabs[m]) tabs[m] = diffFromDefaults(toRequest(app.tabs[m]));
-    st.setItem(SESSION_TABS, JSON.stringify({ active: app.state.mode, tabs }));
+    st.setItem(SESSION_TABS, JSON.stringify({ active: app.state.mode, tabs, leaving: app.url.leaving }));
     if (app.report && app.reportRequest && app.status === "live") {
       const key = requestKey(app.reportRequest);
       if (key !== app.url.lastKey) {
@@ -375,17 +380,22 @@ function writeSession() {
   }
 }
 
-/** The other tabs' inputs from this browser tab's session (a reload). Returns the tab that was active. */
+/**
+ * The tabs' inputs from this browser tab's session (a reload, Back). Returns {active, fresh}: the tab that was
+ * shown, and whether the session is fresher than the address (the page is reopened with the address it left).
+ */
 function restoreSessionTabs() {
   const saved = readSession(SESSION_TABS);
-  if (!saved || typeof saved !== "object" || !saved.tabs || typeof saved.tabs !== "object") return null;
+  if (!saved || typeof saved !== "object" || !saved.tabs || typeof saved.tabs !== "object") return { active: null, fresh: false };
   for (const m of MODES) {
     const diff = saved.tabs[m];
     if (!diff || typeof diff !== "object") continue;
     const { ok, request } = sanitizeRequest({ ...diff, mode: m });
     if (ok) app.tabs[m] = request;
   }
-  return MODES.includes(saved.active) ? saved.active : null;
+  const active = MODES.includes(saved.active) && app.tabs[saved.active] ? saved.active : null;
+  const fresh = Boolean(active) && typeof saved.leaving === "string" && saved.leaving === location.hash.slice(1);
+  return { active, fresh };
 }
 
 /** The result shown before the engine answers: the pre-rendered one, else this session's last one, if either is
@@ -1097,10 +1107,18 @@ function wireStatic() {
   $("#inputs").addEventListener("submit", (ev) => ev.preventDefault());
   document.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", () => applyFragment({ initial: false }));
-  // Leaving or hiding the page (reload, another page, a phone's app switcher): write a pending address now.
-  const flushUrl = () => syncUrlSoon.flush();
-  window.addEventListener("pagehide", flushUrl);
-  document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flushUrl());
+  // Leaving or hiding the page (reload, another page, a phone's app switcher): write a pending address now, and
+  // note which address the page is left with (see writeSession).
+  window.addEventListener("pagehide", () => {
+    app.url.leaving = location.hash.slice(1);
+    syncUrlSoon.cancel();
+    syncUrl().catch(() => {});
+    writeSession();
+  });
+  window.addEventListener("pageshow", (ev) => {
+    if (ev.persisted) app.url.leaving = null; // back from the back/forward cache: still this page
+  });
+  document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && syncUrlSoon.flush());
   window.addEventListener("storage", (ev) => {
     if (ev.key && ev.key.startsWith("vram-insight:history")) {
       const h2 = loadHistory();
@@ -1153,9 +1171,15 @@ async function main() {
   app.historyReadOnly = hist.readOnly;
   // Inputs: the other tabs from this browser tab's session (a reload), then the address (a share link, or this
   // page's own state before a reload); both are validated again by the engine once it is up.
-  const active = restoreSessionTabs();
-  if (!(await applyFragment({ initial: true }))) {
-    if (location.hash.length > 1 && active && app.tabs[active]) activate(app.tabs[active]); // e.g. #result
+  const { active, fresh } = restoreSessionTabs();
+  if (fresh) {
+    // Reopened with the address it was left with (reload, Back): the session has the latest inputs.
+    activate(app.tabs[active]);
+    pickInitialReport();
+    app.url.written = location.hash.slice(1);
+    syncUrlSoon();
+  } else if (!(await applyFragment({ initial: true }))) {
+    if (location.hash.length > 1 && active) activate(app.tabs[active]); // e.g. #result
     else activate(app.report && app.reportRequest ? { ...app.reportRequest } : newTab("inference"));
     pickInitialReport();
   }
