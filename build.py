@@ -1266,14 +1266,19 @@ def render_result_summary(report: dict[str, Any], request: dict[str, Any]) -> st
     return "\n".join(parts)
 
 
-def prerender_index(source: str, catalog: Any, request: dict[str, Any], report: Any) -> str:
+def prerender_index(
+    source: str, catalog: Any, request: dict[str, Any], report: Any, presets: Any = None
+) -> str:
+    blocks = [
+        ("prerendered-catalog", catalog),
+        ("prerendered-request", request),
+        ("prerendered-report", report),
+    ]
+    if presets is not None:
+        blocks.append(("prerendered-presets", presets))
     data = "\n".join(
         f'<script type="application/json" id="{key}">{json_for_script(value)}</script>'
-        for key, value in (
-            ("prerendered-catalog", catalog),
-            ("prerendered-request", request),
-            ("prerendered-report", report),
-        )
+        for key, value in blocks
     )
     doc = replace_marker(source, "prerender:data", data)
     doc = replace_marker(doc, "prerender:result", render_result_summary(report, request))
@@ -1413,6 +1418,19 @@ def sitemap_xml(paths: list[str], site_url: str = "") -> str:
     )
 
 
+def load_presets() -> list[dict[str, Any]]:
+    """site/app/presets.json, put into the page so the preset list needs no request (the app fetches the file
+    only when the page lacks it). tests/test_presets.py checks each preset against the engine."""
+    path = SITE / "app" / "presets.json"
+    try:
+        presets = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BuildError(f"site/app/presets.json cannot be read: {exc}") from None
+    if not isinstance(presets, list) or not all(isinstance(p, dict) and "id" in p for p in presets):
+        raise BuildError("site/app/presets.json must be a list of objects with an id")
+    return presets
+
+
 def prerender(ctx: BuildContext) -> None:
     web_api = load_engine()
     ctx.info = engine_result(web_api, "info", {})
@@ -1424,7 +1442,8 @@ def prerender(ctx: BuildContext) -> None:
     if not src.is_file():
         raise BuildError("site/index.html is missing")
     (ctx.out / "index.html").write_text(
-        prerender_index(src.read_text(encoding="utf-8"), catalog, DEFAULT_REQUEST, report), encoding="utf-8"
+        prerender_index(src.read_text(encoding="utf-8"), catalog, DEFAULT_REQUEST, report, load_presets()),
+        encoding="utf-8",
     )
     models = list(catalog.get("models") or [])
     mdir = ctx.out / "models"
@@ -1607,17 +1626,19 @@ def precache_paths(
     files: Iterable[str], skip_dirs: Iterable[str] = (), keep: Iterable[str] = ()
 ) -> list[str]:
     """Site-relative paths the service worker precaches: the app shell, the runtime and the wheels, and the engine
-    console's scripts.
+    console (its page, as ``console/``, and its scripts), so that the console opens offline even if it was never
+    visited online.
 
     Not precached: the service worker itself, precompressed variants, health.json (always fresh), the static
-    model pages, the console page and SEO files (pages other than the app are cached at runtime when visited),
-    the page itself under its file name (it is precached as ``./``) and ``skip_dirs`` (vendored runtimes the app
-    does not use) except the files listed in ``keep`` (the part of PyScript the console loads).
+    model pages and SEO files (pages other than the app and the console are cached at runtime when visited), the
+    pages under their file names (precached as ``./`` and ``console/``) and ``skip_dirs`` (vendored runtimes the
+    app does not use) except the files listed in ``keep`` (the part of PyScript the console loads).
     """
     skip = tuple(d.rstrip("/") + "/" for d in skip_dirs)
     wanted = set(keep)
+    all_files = set(files)
     paths = []
-    for f in sorted(files):
+    for f in sorted(all_files):
         p = PurePosixPath(f)
         if f in {
             "sw.js",
@@ -1633,7 +1654,17 @@ def precache_paths(
         if f.startswith(skip) and f not in wanted:
             continue
         paths.append(f)
-    return ["./", *paths]
+    pages = ["./"]
+    if f"{CONSOLE_PATH}index.html" in all_files:
+        pages.append(CONSOLE_PATH)
+    return [*pages, *paths]
+
+
+def precache_file(out: Path, path: str) -> Path:
+    """The file behind a precached path (a page is precached under its folder's URL: ``./``, ``console/``)."""
+    if path == "./":
+        return out / "index.html"
+    return out / path / "index.html" if path.endswith("/") else out / path
 
 
 # PyScript chunks the engine console loads besides core.js and its static imports, by name (before the content
@@ -1723,7 +1754,7 @@ def write_service_worker(ctx: BuildContext) -> tuple[list[str], str]:
         )
         ctx.notes.append(f"not precached (unreferenced): {', '.join(skipped)}{but}")
     precache = precache_paths(files, skipped, keep=console_files)
-    entries = [(p, sha256_file(ctx.out / ("index.html" if p == "./" else p))) for p in precache]
+    entries = [(p, sha256_file(precache_file(ctx.out, p))) for p in precache]
     version = cache_version(entries)
     template = (SITE / "pwa" / "sw.template.js").read_text(encoding="utf-8")
     (ctx.out / "sw.js").write_text(render_service_worker(template, version, precache), encoding="utf-8")
@@ -1810,10 +1841,10 @@ def precompress(ctx: BuildContext) -> dict[str, int]:
 
 
 def transfer_sizes(out: Path, paths: Iterable[str]) -> tuple[int, int]:
-    """(raw, best-encoded) bytes of ``paths`` as served (``./`` is index.html)."""
+    """(raw, best-encoded) bytes of ``paths`` as served (a page path such as ``./`` is its index.html)."""
     raw = enc = 0
     for p in paths:
-        f = out / ("index.html" if p == "./" else p)
+        f = precache_file(out, p)
         size = f.stat().st_size
         raw += size
         variants = [size] + [

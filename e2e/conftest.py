@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,3 +179,22 @@ def open_app_controlled(page, url: str) -> None:
     assert page.evaluate("() => !!navigator.serviceWorker.controller"), (
         "service worker never controlled the page"
     )
+
+
+def address_state(page) -> dict | None:
+    """The inputs the page's address holds (its #v1… fragment decoded by the app's own share.js), or None."""
+    return page.evaluate(
+        "async () => (await import('./app/share.js')).decodeFragment(location.hash.slice(1))"
+    )
+
+
+def wait_for_address(page, check, timeout_s: float = 10.0) -> dict | None:
+    """Poll until ``check(address_state(page))`` holds (the address is written a moment after an input changes)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = address_state(page)
+        if check(state):
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the address never held the expected inputs; it holds {state}")
+        page.wait_for_timeout(100)

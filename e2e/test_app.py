@@ -15,6 +15,7 @@ from conftest import (
     open_app_controlled,
     shown_total,
     wait_engine_ready,
+    wait_for_address,
     wait_live,
 )
 from vram_insight.schemas import EstimateRequest
@@ -142,7 +143,14 @@ def test_bad_links_show_notice_and_default_view(browser, base_url, web_api):
         assert page.evaluate("() => window.__xss") is None
         assert page.locator("img[src=x]").count() == 0
         assert shown_total(page) == default_total
-        assert "#v1" not in page.url
+        # The unknown model is replaced and the site offers its own model picker (no CLI advice); the link's other
+        # value is kept, as text. The address follows: the rejected model is no longer in it.
+        assert "vram models" not in notice.text_content()
+        page.click("[data-testid=link-pick-model]")
+        assert page.evaluate("() => document.activeElement.id") == "model-search"
+        state = page.evaluate("() => ({...window.__vramApp.state})")
+        assert state["model"] == "llama-3.1-8b" and state["lora_targets"] == XSS
+        wait_for_address(page, lambda r: r and r["model"] == "llama-3.1-8b" and "<img" in r["lora_targets"])
         for bad in (
             "#v1.!!!not-base64!!!",
             "#v9.e30",
@@ -179,29 +187,56 @@ def test_bad_links_show_notice_and_default_view(browser, base_url, web_api):
         assert s.errors == []
 
 
-def test_history_survives_reload(browser, base_url):
+def test_history_saves_only_on_request_and_survives_reload(browser, base_url):
+    """Nothing is saved for being on screen; Save / share / export save; entries can be named and pinned, and
+    the stored history (schema 2) survives reloads, corrupted entries and older schemas."""
     with Session(browser, base_url) as s:
         page = s.page
         open_app(page, base_url)
-        page.locator("[data-testid=history-item]").first.wait_for()  # saved once the result has settled
         page.fill("[data-testid=input-seq_len]", "16384")
         wait_live(page)
-        page.wait_for_function("() => document.querySelectorAll('[data-testid=history-item]').length >= 2")
+        page.fill("[data-testid=input-seq_len]", "4096")
+        wait_live(page)
+        page.wait_for_timeout(2000)  # longer than the old "on screen for 1.2 s" auto-save
+        assert page.locator("[data-testid=history-item]").count() == 0
+        assert page.evaluate("() => localStorage.getItem('vram-insight:history')") is None
+        page.click("[data-testid=save-button]")
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=history-item]').length === 1")
+        assert page.get_attribute("[data-testid=save-button]", "aria-pressed") == "true"
+        page.fill("[data-testid=input-seq_len]", "16384")
+        wait_live(page)
+        assert page.get_attribute("[data-testid=save-button]", "aria-pressed") == "false"
+        page.click("[data-testid=share-button]")  # sharing saves the result too
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=history-item]').length === 2")
+        # Name and pin the first save (seq_len 4096, now second in the list).
+        older = page.locator("[data-testid=history-item]").nth(1)
+        older.locator("[data-testid=history-rename]").click()
+        page.fill("[data-testid=history-name-input]", "Baseline <b>4K</b>")
+        page.keyboard.press("Enter")
+        page.locator("[data-testid=history-item]").nth(1).locator("[data-testid=history-pin]").click()
+        first = page.locator("[data-testid=history-item]").first  # pinned entries come first
+        assert first.get_attribute("data-pinned") == "1"
+        assert first.locator("[data-testid=history-title]").text_content() == "Baseline <b>4K</b>"
         page.select_option("[data-testid=theme-select]", "dark")
         page.reload(wait_until="commit")
         page.wait_for_selector("html[data-app-ready='1']")
         items = page.locator("[data-testid=history-item]")
         assert items.count() == 2
-        assert "Llama 3.1 8B" in items.first.text_content()
+        assert items.first.locator("[data-testid=history-title]").text_content() == "Baseline <b>4K</b>"
+        assert "Llama 3.1 8B" in items.nth(1).text_content()
         stored = page.evaluate("() => JSON.parse(localStorage.getItem('vram-insight:history'))")
-        assert stored["schema"] == 1 and stored["entries"][0]["request"]["seq_len"] == 16384
+        assert stored["schema"] == 2
+        assert [(e["request"]["seq_len"], e["pinned"], e["name"]) for e in stored["entries"]] == [
+            (4096, True, "Baseline <b>4K</b>"),
+            (16384, False, ""),
+        ]
         # The theme is remembered too.
         assert page.evaluate("document.documentElement.dataset.theme") == "dark"
         assert page.input_value("[data-testid=theme-select]") == "dark"
         # A corrupted entry is reported and skipped; the rest is kept.
         good = stored["entries"][0]
         data = {
-            "schema": 1,
+            "schema": 2,
             "entries": [
                 good,
                 "garbage",
@@ -215,6 +250,14 @@ def test_history_survives_reload(browser, base_url):
         notice = page.locator("[data-testid=notice-history]")
         assert notice.is_visible() and "3" in notice.text_content()
         assert page.locator("[data-testid=history-item]").count() == 1
+        # Schema 1 (no names, no pins) is migrated: names empty, nothing pinned.
+        v1 = {"schema": 1, "entries": [{k: v for k, v in good.items() if k not in ("name", "pinned")}]}
+        page.evaluate("d => localStorage.setItem('vram-insight:history', JSON.stringify(d))", v1)
+        page.reload(wait_until="commit")
+        page.wait_for_selector("html[data-app-ready='1']")
+        assert page.locator("[data-testid=history-item]").count() == 1
+        assert page.get_attribute("[data-testid=history-item]", "data-pinned") == "0"
+        assert "Llama 3.1 8B" in page.text_content("[data-testid=history-title]")
         # Schema 0 (an unversioned array from earlier builds) is migrated, not lost.
         old = [
             {
@@ -540,13 +583,17 @@ def test_xss_in_pasted_config_is_inert(app: Session, web_api):
 def test_history_restore_compare_delete(app: Session):
     page = app.page
     reset(app)
+    if page.locator("[data-testid=history-item]").count():
+        page.click("[data-testid=history-clear]")
+    page.click("[data-testid=save-button]")
     page.wait_for_function("() => window.__vramApp.history[0]?.request.seq_len === 4096")
     page.fill("[data-testid=input-seq_len]", "2048")
     wait_live(page)
+    page.click("[data-testid=save-button]")
     page.wait_for_function("() => window.__vramApp.history[0]?.request.seq_len === 2048")
     page.locator("[data-testid=history-item]").nth(1).locator("[data-testid=history-restore]").click()
     wait_live(page)
-    assert page.input_value("[data-testid=input-seq_len]") != "2048"
+    assert page.input_value("[data-testid=input-seq_len]") == "4096"
     page.locator("[data-testid=history-select]").nth(0).check()
     page.locator("[data-testid=history-select]").nth(1).check()
     page.click("[data-testid=compare-button]")
@@ -559,7 +606,7 @@ def test_history_restore_compare_delete(app: Session):
     page.click("[data-testid=history-clear]")
     assert page.locator("[data-testid=history-item]").count() == 0
     assert page.evaluate("() => JSON.parse(localStorage.getItem('vram-insight:history'))") == {
-        "schema": 1,
+        "schema": 2,
         "entries": [],
     }
 

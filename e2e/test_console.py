@@ -238,16 +238,16 @@ def test_console_needs_unsafe_eval(browser, tmp_path_factory, site_dir):
 
 # ------------------------------------------------------------------------------------------------ offline
 def test_console_files_are_precached(browser, base_url):
-    """Every same-origin file the console loads is in the service worker's precache list (the page itself is
-    cached when visited, like the other secondary pages)."""
+    """Every same-origin file the console loads is in the service worker's precache list, the page included."""
     precache = set(precache_list(base_url))
+    assert CONSOLE in precache
     with Session(browser, base_url, service_workers="block") as s:
         open_console(s.page, base_url + CONSOLE)
         run_code(s.page)
         origin = base_url.rstrip("/")
         loaded = {u[len(base_url) :] for u in s.requests if u.startswith(origin)}
         assert CONSOLE in loaded
-        missing = sorted(p for p in loaded - {CONSOLE} if p not in precache)
+        missing = sorted(p for p in loaded if p not in precache)
         assert missing == [], f"console files the service worker does not precache: {missing}"
         assert s.off_origin() == []
 
@@ -272,6 +272,38 @@ def test_console_works_offline_after_the_first_visit(browser, base_url, web_api)
         page.wait_for_selector(
             "[data-testid=console-status][data-state=ready]", timeout=ENGINE_BOOT_TIMEOUT_MS
         )
+        state, text = run_code(page)
+        assert state == "ok"
+        assert text.splitlines()[0] == expected_default_line(web_api)
+        assert s.off_origin() == []
+        assert csp_errors(s) == []
+    finally:
+        s.context.set_offline(False)
+        s.close()
+
+
+def test_console_opens_offline_without_an_earlier_visit(browser, base_url, web_api):
+    """Installed with the calculator, the console opens styled and working offline although it was never visited
+    online (it used to come up as the calculator's page without its styles: issue 12, item 10)."""
+    s = new_session(browser, base_url)
+    try:
+        page = s.page
+        open_app(page, base_url)
+        assert page.evaluate("async () => { await navigator.serviceWorker.ready; return true; }")
+        for _ in range(3):
+            if page.evaluate("() => !!navigator.serviceWorker.controller"):
+                break
+            page.reload()
+            page.wait_for_selector("html[data-app-ready='1']")
+        assert page.evaluate("() => !!navigator.serviceWorker.controller")
+        s.context.set_offline(True)
+        open_console(page, base_url + CONSOLE)
+        assert page.title().startswith("Engine console")
+        # Its own stylesheet applies (an unstyled page would have the browser's default transparent body).
+        assert page.evaluate(
+            "() => [...document.styleSheets].some(s => (s.href || '').endsWith('console.css'))"
+        )
+        assert page.evaluate("() => getComputedStyle(document.body).backgroundColor") != "rgba(0, 0, 0, 0)"
         state, text = run_code(page)
         assert state == "ok"
         assert text.splitlines()[0] == expected_default_line(web_api)

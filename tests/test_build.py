@@ -318,6 +318,7 @@ def test_precache_paths() -> None:
     ):
         assert never not in pre
     assert len(pre) == len(set(pre))
+    assert "console/" not in pre  # no console page in FILES
     files = [*FILES, "vendor/pyscript-0.7.31/core.js", "vendor/micropython-1.28.0-6/micropython.wasm"]
     assert "vendor/pyscript-0.7.31/core.js" in build.precache_paths(files)
     skipped = build.precache_paths(files, ["vendor/pyscript-0.7.31", "vendor/micropython-1.28.0-6/"])
@@ -751,7 +752,10 @@ def test_precache_keeps_the_console_files() -> None:
     keep = ["vendor/pyscript-0.7.31/core.js", "vendor/pyscript-0.7.31/core-C9KDLldu.js"]
     pre = build.precache_paths(files, ["vendor/pyscript-0.7.31", "vendor/micropython-1.28.0-6"], keep)
     assert "console/console.js" in pre and "console/console_worker.py" in pre
-    assert "console/index.html" not in pre  # a secondary page: cached when visited (network first)
+    # The console page itself is precached under its folder's URL, so it opens offline even if it was never
+    # visited online (issue 12, item 10); its file name is not a second copy.
+    assert pre[:2] == ["./", "console/"]
+    assert "console/index.html" not in pre
     assert set(keep) <= set(pre)
     assert "vendor/pyscript-0.7.31/py-editor-C4XsZtn7.js" not in pre
     assert not any("micropython" in p for p in pre)

@@ -1,6 +1,7 @@
 // Export the current result as Markdown, CSV or JSON (the request travels with it, so it can be reproduced).
 import { diffFromDefaults } from "./fields.js";
 import { GB, GiB } from "./format.js";
+import { msgText } from "./i18n.js";
 
 const n2 = (x) => (x === null || x === undefined ? "" : (Math.round(x * 100) / 100).toFixed(2));
 
@@ -52,8 +53,9 @@ export function toMarkdown(request, report, t) {
   L.push(`${t("r.params")}: ${t("r.params_total")} ${e.params.total.toLocaleString("en-US")}, ${t("r.params_active")} ${e.params.active.toLocaleString("en-US")}, ${t("r.params_trainable")} ${e.params.trainable.toLocaleString("en-US")}`);
   L.push("");
   L.push(`## ${t("r.assumptions")}`);
-  for (const a of e.assumptions) L.push(`- ${mdEscape(a)}`);
-  for (const w of e.warnings || []) L.push(`- ⚠ ${mdEscape(w)}`);
+  // Messages in the page's language (the JSON export keeps the engine's codes, parameters and English text).
+  for (const a of e.assumptions) L.push(`- ${mdEscape(msgText(a))}`);
+  for (const w of e.warnings || []) L.push(`- ⚠ ${mdEscape(msgText(w))}`);
   if (report.inverse) {
     const i = report.inverse;
     L.push("");
@@ -61,14 +63,16 @@ export function toMarkdown(request, report, t) {
     L.push(`- ${t("r.max_batch")}: ${i.max_batch_size ?? "—"}`);
     L.push(`- ${t("r.max_seq")}: ${i.max_seq_len ?? "—"}`);
     L.push(`- ${t("r.max_conc")}: ${i.max_concurrent_sequences ?? "—"}`);
+    for (const n of i.notes || []) L.push(`- ${mdEscape(msgText(n))}`);
   }
   if (report.recommendations?.length) {
     L.push("");
     L.push(`## ${t("r.recs")}`);
-    L.push(`| GPU | × | ${t("r.per_device")} (GB) | ${t("r.headroom")} | ${t("r.price")} | $/h |`);
-    L.push("|---|---:|---:|---:|---:|---:|");
+    L.push(`| GPU | × | ${t("r.per_device")} (GB) | ${t("r.headroom")} | ${t("r.price")} | $/h | |`);
+    L.push("|---|---:|---:|---:|---:|---:|---|");
     for (const r of report.recommendations) {
-      L.push(`| ${mdEscape(r.gpu_name)} | ${r.count} | ${n2(r.per_device_bytes / GB)} | ${Math.round(r.headroom_fraction * 100)}% | ${r.launch_price_usd ?? "—"} | ${r.cloud_usd_per_hour ?? "—"} |`);
+      const why = [r.strategy, r.reason].filter(Boolean).map((m) => mdEscape(msgText(m))).join(" · ");
+      L.push(`| ${mdEscape(r.gpu_name)} | ${r.count} | ${n2(r.per_device_bytes / GB)} | ${Math.round(r.headroom_fraction * 100)}% | ${r.launch_price_usd ?? "—"} | ${r.cloud_usd_per_hour ?? "—"} | ${why} |`);
     }
   }
   L.push("");

@@ -16,6 +16,7 @@ export const DEFAULTS = Object.freeze({
   weights: "bf16",
   kv_cache_dtype: "bf16",
   attention: "sdpa",
+  platform: "cuda",
   runtime: "transformers",
   // vLLM serving knobs (null = vLLM's default for the version and GPU)
   vllm_version: "0.21",
@@ -59,6 +60,8 @@ export const DEFAULTS = Object.freeze({
   pp: 1,
   sequence_parallel: false,
   offload: "none",
+  cuda_context_mib: null,
+  nccl_mib: null,
   gpu: "rtx-4090",
   mfu: 0.4,
 });
@@ -207,53 +210,38 @@ export function sanitizeRequest(obj) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Presets. Models and GPUs are resolved against the catalog (ids first, then a pattern on id/name), so a
-// preset keeps working when the catalog renames an entry; an unresolved preset is shown disabled.
-export const PRESETS = [
-  // Inference
-  { id: "llama8b-4090", mode: "inference", model: ["llama-3.1-8b"], gpu: ["rtx-4090", /4090/], set: { seq_len: 8192, gen_len: 1024 } },
-  { id: "qwen7b-vllm-l40s", mode: "inference", model: ["qwen2.5-7b", /qwen2\.5.*7b/], gpu: ["l40s", /l40s/], set: { runtime: "vllm", batch_size: 16, seq_len: 4096, gen_len: 512 } },
-  { id: "llama70b-awq-2x4090", mode: "inference", model: ["llama-3.1-70b", /llama-3\.[13]-70b/], gpu: ["rtx-4090", /4090/], set: { weights: "int4", gpus: 2, tp: 2, runtime: "vllm", seq_len: 8192, gen_len: 1024 } },
-  { id: "qwen32b-gguf-3090", mode: "inference", model: ["qwen2.5-32b", /qwen2\.5.*32b/], gpu: ["rtx-3090", /3090/], set: { runtime: "llama.cpp", weights: "q4_k_m", kv_cache_dtype: "q8_0", seq_len: 32768, gen_len: 2048 } },
-  { id: "r1-fp8-8xh200", mode: "inference", model: ["deepseek-r1", "deepseek-v3", /deepseek-(r1|v3)/], gpu: ["h200-sxm", "h200", /h200/], set: { runtime: "vllm", weights: "fp8", gpus: 8, tp: 8, seq_len: 32768, gen_len: 8192, batch_size: 8 } },
-  { id: "qwen3moe-4090", mode: "inference", model: ["qwen3-30b-a3b", /30b-a3b/], gpu: ["rtx-4090", /4090/], set: { runtime: "llama.cpp", weights: "q4_k_m", seq_len: 16384, gen_len: 2048 } },
-  // Fine-tuning
-  { id: "qwen7b-qlora-24gb", mode: "finetune", model: ["qwen2.5-7b", /qwen2\.5.*7b/], gpu: ["rtx-4090", /4090/], set: { method: "qlora", weights: "nf4", seq_len: 2048, batch_size: 2, grad_accum: 8, grad_checkpointing: "full" } },
-  { id: "llama8b-lora-a100", mode: "finetune", model: ["llama-3.1-8b"], gpu: ["a100-80gb-sxm", "a100-80gb", /a100.*80/], set: { method: "lora", lora_targets: "all-linear", seq_len: 4096, batch_size: 4, grad_checkpointing: "full", attention: "flash" } },
-  { id: "llama70b-full-zero3", mode: "finetune", model: ["llama-3.1-70b", /llama-3\.[13]-70b/], gpu: ["h100-sxm", /h100/], set: { method: "full", gpus: 8, zero: 3, grad_checkpointing: "full", seq_len: 4096, attention: "flash" } },
-  { id: "llama70b-qlora-fsdp", mode: "finetune", model: ["llama-3.1-70b", /llama-3\.[13]-70b/], gpu: ["rtx-3090", /3090/, /4090/], set: { method: "qlora", weights: "nf4", gpus: 2, fsdp: "full_shard", grad_checkpointing: "full", seq_len: 2048, attention: "flash" } },
-  // Training
-  { id: "llama8b-pretrain-fsdp", mode: "training", model: ["llama-3.1-8b"], gpu: ["h100-sxm", /h100/], set: { gpus: 8, fsdp: "full_shard", seq_len: 8192, batch_size: 1, grad_checkpointing: "selective", attention: "flash", grad_accum: 16 } },
-  { id: "qwen05b-scratch-4090", mode: "training", model: ["qwen2.5-0.5b", /qwen2\.5.*0\.5b/], gpu: ["rtx-4090", /4090/], set: { seq_len: 2048, batch_size: 8, attention: "flash", chunked_ce: true } },
-  // GRPO / DPO
-  { id: "grpo-qwen15b-k8", mode: "grpo", model: ["qwen2.5-1.5b", /qwen2\.5.*1\.5b/], gpu: ["rtx-4090", /4090/], set: { num_generations: 8, prompt_len: 512, completion_len: 1024, policy: "full", grad_checkpointing: "full" } },
-  { id: "grpo-qwen7b-vllm", mode: "grpo", model: ["qwen2.5-7b", /qwen2\.5.*7b/], gpu: ["h100-sxm", /h100/], set: { policy: "lora", generation_backend: "vllm", vllm_gpu_memory_utilization: 0.3, num_generations: 8, completion_len: 2048, grad_checkpointing: "full", beta: 0.04 } },
-  { id: "dpo-llama8b-lora", mode: "grpo", model: ["llama-3.1-8b"], gpu: ["a100-80gb-sxm", "a100-80gb", /a100.*80/], set: { rl_algorithm: "dpo", policy: "lora", beta: 0.1, prompt_len: 1024, completion_len: 1024, batch_size: 2, grad_checkpointing: "full" } },
-  // Multimodal
-  { id: "qwen25vl7b-4img", mode: "multimodal", model: ["qwen2.5-vl-7b", /qwen2\.5-vl.*7b/], gpu: ["rtx-4090", /4090/], set: { task: "inference", images: 4, seq_len: 8192, gen_len: 512 } },
-  { id: "qwen25vl7b-lora", mode: "multimodal", model: ["qwen2.5-vl-7b", /qwen2\.5-vl.*7b/], gpu: ["a100-80gb-sxm", "a100-80gb", /a100.*80/], set: { task: "finetune", method: "lora", images: 2, seq_len: 4096, grad_checkpointing: "full" } },
-  { id: "qwen25vl7b-video", mode: "multimodal", model: ["qwen2.5-vl-7b", /qwen2\.5-vl.*7b/], gpu: ["h100-sxm", /h100/], set: { task: "inference", images: 0, video_frames: 64, seq_len: 32768, gen_len: 512 } },
-  { id: "qwen2audio-30s", mode: "multimodal", model: ["qwen2-audio-7b", /audio/], gpu: ["rtx-4090", /4090/], set: { task: "inference", images: 0, audio_seconds: 30, seq_len: 4096, gen_len: 256 } },
-];
+// Tabs. Each tab (mode) keeps its own inputs; these are a tab's starting values.
+export const MM_DEFAULT_MODEL = "qwen2.5-vl-7b";
 
-function resolve(candidates, list) {
-  for (const c of candidates) {
-    if (typeof c === "string") {
-      if (list.some((x) => x.id === c)) return c;
-    } else {
-      const hit = list.find((x) => c.test(x.id) || c.test(x.name));
-      if (hit) return hit.id;
-    }
-  }
-  return null;
+/** The default inputs of one tab: the engine's defaults with that mode (and a multimodal model there). */
+export function tabDefaults(mode) {
+  const d = { ...DEFAULTS, mode };
+  if (mode === "multimodal") d.model = MM_DEFAULT_MODEL;
+  // GRPO's batch is TRL's per_device_train_batch_size (completions): one prompt's group of num_generations.
+  if (mode === "grpo") d.batch_size = DEFAULTS.num_generations;
+  return d;
 }
+
+/** A stable string for a request: equal requests give equal keys. */
+export const requestKey = (req) => JSON.stringify(toRequest(req));
+
+/** The input keys of `state` that differ from its tab's defaults (mode excluded). */
+export function changedKeys(state) {
+  const d = tabDefaults(state.mode);
+  return Object.keys(DEFAULTS).filter((k) => k !== "mode" && JSON.stringify(state[k] ?? null) !== JSON.stringify(d[k] ?? null));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Presets live in site/app/presets.json (build.py also puts them into the page; tests/test_presets.py checks
+// that each one fits the hardware it names, with margin, or is named as a failure demo).
+// {id, mode, model, gpu, set, expect: "fits" | "no_fit"}; model and gpu are catalog ids.
 
 /** Preset -> full request (or null when its model/GPU is not in this catalog). */
 export function presetRequest(preset, catalog) {
+  if (!preset || !MODES.includes(preset.mode)) return null;
   const wantMm = preset.mode === "multimodal";
-  const models = catalog.models.filter((m) => (m.kind === "multimodal") === wantMm);
-  const model = resolve(preset.model, models);
-  const gpu = resolve(preset.gpu, catalog.gpus);
+  const model = catalog.models.find((m) => m.id === preset.model && (m.kind === "multimodal") === wantMm);
+  const gpu = catalog.gpus.find((g) => g.id === preset.gpu);
   if (!model || !gpu) return null;
-  return { ...DEFAULTS, mode: preset.mode, model, gpu, ...preset.set };
+  return { ...DEFAULTS, mode: preset.mode, model: model.id, gpu: gpu.id, ...(preset.set || {}) };
 }

@@ -1,11 +1,14 @@
 // The input form: model picker (search + custom config.json), GPU picker, presets, and one widget per
 // EstimateRequest field, grouped, shown only where the current mode uses it.
 import { $, $$, clear, h } from "./dom.js";
-import { FIELDS, GROUPS, PRESETS, WEIGHT_FORMATS, KV_DTYPES, presetRequest, workload } from "./fields.js";
+import { changedKeys, FIELDS, GROUPS, KV_DTYPES, presetRequest, requestKey, tabDefaults, WEIGHT_FORMATS, workload } from "./fields.js";
 import { fmtParams } from "./format.js";
-import { has, t } from "./i18n.js";
+import { has, msgText, t } from "./i18n.js";
 
 export const CONFIG_MAX_BYTES = 256 * 1024;
+
+const formCtx = new WeakMap(); // <form> -> the context of its latest build
+const wiredForms = new WeakSet();
 
 function optLabel(key, v) {
   if (has(`o.${key}.${v}`)) return t(`o.${key}.${v}`);
@@ -21,20 +24,65 @@ function sizeTag(m) {
   return total;
 }
 
-/** Search by name, family, id or size: "qwen 7b", "llama", "<10b", ">30b", "moe". */
-export function matchModel(m, query) {
-  const q = query.trim().toLowerCase();
-  if (!q) return true;
+// ------------------------------------------------------------------------------------------------ model search
+// A query is tokens separated by spaces, all of which must match: a size ("7b", "0.5b"), a bound ("<10b", ">30b"),
+// or words matched against the family, the name, the id and the Hugging Face repo ("qwen", "coder", "moe",
+// "vision"). Results are ranked: a family match beats a word in the name beats a substring anywhere, and a size
+// written in the model's name ("Qwen2.5 7B") beats its rounded parameter count.
+const SIZE_TOKEN = /^(\d+(?:\.\d+)?)b$/;
+const BOUND_TOKEN = /^([<>])=?(\d+(?:\.\d+)?)b?$/;
+const words = (text) => String(text || "").toLowerCase().split(/[\s/_()·,]+|-(?![\d.]+b\b)/).filter(Boolean);
+
+/** How well model `m` matches `query`: 0 = no match, higher = better. */
+export function modelScore(m, query) {
+  const tokens = String(query || "").trim().toLowerCase().split(/\s+/).filter(Boolean);
+  if (!tokens.length) return 1;
   const b = (m.params_total || 0) / 1e9;
-  const hay = [m.name, m.family, m.id, m.hf_repo, ...(m.modalities || []), m.params_active && m.params_active < m.params_total * 0.9 ? "moe" : "", `${Math.round(b)}b`, `${b.toFixed(1)}b`]
-    .join(" ")
-    .toLowerCase();
-  return q.split(/\s+/).every((tok) => {
-    const cmp = /^([<>])=?(\d+(?:\.\d+)?)b?$/.exec(tok);
-    if (cmp) return cmp[1] === "<" ? b <= Number(cmp[2]) : b >= Number(cmp[2]);
-    return hay.includes(tok);
-  });
+  const moe = Boolean(m.params_active && m.params_total && m.params_active < m.params_total * 0.9);
+  const family = String(m.family || "").toLowerCase();
+  const familyWords = words(m.family);
+  const nameWords = words(m.name);
+  const idText = String(m.id || "").toLowerCase();
+  const named = `${String(m.name || "").toLowerCase()} ${idText}`;
+  const hay = [m.name, m.family, m.id, m.hf_repo, ...(m.modalities || []), moe ? "moe" : ""].join(" ").toLowerCase();
+  // Sizes the model's name or id states ("7b", "0.5b", "8x7b" -> "7b", "a3b" -> "3b" as well).
+  const statedSizes = new Set([...named.matchAll(/(?:^|[^\d.])(\d+(?:\.\d+)?)b(?![a-z\d])/g)].map((x) => Number(x[1])));
+  let score = 0;
+  for (const tok of tokens) {
+    const bound = BOUND_TOKEN.exec(tok);
+    const size = SIZE_TOKEN.exec(tok);
+    if (bound) {
+      const limit = Number(bound[2]);
+      if (!(bound[1] === "<" ? b > 0 && b <= limit : b >= limit)) return 0;
+      score += 1;
+    } else if (size) {
+      const want = Number(size[1]);
+      if (statedSizes.has(want)) score += 6;
+      else if (!statedSizes.size && b > 0 && Math.abs(b - want) <= Math.max(0.05 * want, 0.05)) score += 3;
+      else return 0;
+    } else if (tok === family || familyWords.includes(tok)) score += 8;
+    else if (familyWords.some((w) => w.startsWith(tok)) || family.startsWith(tok)) score += 6;
+    else if (nameWords.includes(tok)) score += 4;
+    else if (nameWords.some((w) => w.startsWith(tok)) || idText.startsWith(tok)) score += 3;
+    else if (tok === "moe" && moe) score += 4;
+    else if (hay.includes(tok)) score += 1;
+    else return 0;
+  }
+  return score;
 }
+
+/** The models of `pool` matching `query`, best first (ties: shorter name, then catalog order). */
+export function rankModels(pool, query) {
+  if (!String(query || "").trim()) return [...pool];
+  return pool
+    .map((m, i) => ({ m, i, s: modelScore(m, query) }))
+    .filter((x) => x.s > 0)
+    .sort((a, b) => b.s - a.s || String(a.m.name).length - String(b.m.name).length || a.i - b.i)
+    .map((x) => x.m);
+}
+
+/** Kept for callers that only need a yes/no. */
+export const matchModel = (m, query) => modelScore(m, query) > 0;
 
 function fieldControl(f, value, ctx) {
   const id = `f-${f.key}`;
@@ -71,9 +119,17 @@ function fieldControl(f, value, ctx) {
   const label = h("label", { for: id, text: t(`f.${f.key}`) });
   const help = h("p.help", { id: `${id}-help`, text: t(`h.${f.key}`) });
   const err = h("p.field-error", { id: `${id}-err`, testid: `error-${f.key}`, role: "alert", hidden: true });
+  // Shown when the value differs from this tab's default; a click puts the default back.
+  const reset = h("button.reset-field", {
+    type: "button",
+    testid: `reset-${f.key}`,
+    hidden: true,
+    dataset: { reset: f.key },
+    text: "↺",
+  });
   const wrap = h(`div.field.field-${f.type}`, { dataset: { key: f.key } });
-  if (f.type === "bool") wrap.append(h("div.check", control, label), help, err);
-  else wrap.append(label, control, help, err);
+  if (f.type === "bool") wrap.append(h("div.check", control, label, reset), help, err);
+  else wrap.append(h("div.label-row", label, reset), control, help, err);
   if (f.type === "text" && f.list) wrap.append(h("datalist", { id: `${id}-list` }, f.list.map((v) => h("option", { value: v }))));
   return wrap;
 }
@@ -84,17 +140,26 @@ export function buildForm(form, ctx) {
   const { state, catalog } = ctx;
   form.append(h("div.form-error", { testid: "form-error", role: "alert", hidden: true }));
 
-  // Presets
-  const presetSel = h("select#preset", { testid: "preset-select" }, h("option", { value: "", text: t("p.choose") }));
-  for (const mode of ["inference", "finetune", "training", "grpo", "multimodal"]) {
+  // Presets (this tab's first, then the others; choosing one from another tab switches to that tab)
+  const presetSel = h("select#preset", { testid: "preset-select" }, h("option", { value: "", testid: "preset-none", text: t("p.choose") }));
+  const modes = [state.mode, ...["inference", "finetune", "training", "grpo", "multimodal"].filter((m) => m !== state.mode)];
+  for (const mode of modes) {
     const og = h("optgroup", { label: t(`tab.${mode}`) });
-    for (const p of PRESETS.filter((x) => x.mode === mode)) {
+    for (const p of (ctx.presets || []).filter((x) => x.mode === mode)) {
       const ok = presetRequest(p, catalog) !== null;
       og.append(h("option", { value: p.id, disabled: !ok, text: t(`preset.${p.id}`) + (ok ? "" : ` (${t("p.unavailable")})`) }));
     }
-    presetSel.append(og);
+    if (og.children.length) presetSel.append(og);
   }
   form.append(h("div.field.preset", h("label", { for: "preset", text: t("p.label") }), presetSel));
+  form.append(
+    h(
+      "div.changed-bar",
+      { testid: "changed-bar", hidden: true },
+      h("span.changed-count", { testid: "changed-count" }),
+      h("button.btn.small", { type: "button", testid: "reset-tab", text: t("chg.reset_tab"), onclick: () => ctx.handlers.resetTab() }),
+    ),
+  );
 
   // Model picker
   const mm = state.mode === "multimodal";
@@ -107,22 +172,32 @@ export function buildForm(form, ctx) {
     value: ctx.ui.search || "",
   });
   const modelSel = h("select#model-select", { testid: "model-select", name: "model", dataset: { field: "model" }, "aria-describedby": "f-model-err" });
-  const count = h("span.muted.small#model-count", { testid: "model-count" });
+  const count = h("span.muted.small#model-count", { testid: "model-count", role: "status", "aria-live": "polite" });
   const fillModels = () => {
     clear(modelSel);
     const pool = catalog.models.filter((m) => (m.kind === "multimodal") === mm);
-    const list = pool.filter((m) => matchModel(m, search.value) || m.id === state.model);
-    const fams = new Map();
-    for (const m of list) {
-      if (!fams.has(m.family)) fams.set(m.family, []);
-      fams.get(m.family).push(m);
+    const query = search.value.trim();
+    const current = pool.find((m) => m.id === state.model) || null;
+    const option = (m) => h("option", { value: m.id, selected: m.id === state.model, text: `${m.name} · ${sizeTag(m)}` });
+    let shown;
+    if (!query) {
+      // No query: every model, grouped by family in catalog order.
+      shown = pool;
+      const fams = new Map();
+      for (const m of pool) {
+        if (!fams.has(m.family)) fams.set(m.family, []);
+        fams.get(m.family).push(m);
+      }
+      for (const [fam, ms] of fams) modelSel.append(h("optgroup", { label: fam }, ms.map(option)));
+    } else {
+      // A query: the matches, best first; the model in use stays selectable (apart) so the list never lies.
+      shown = rankModels(pool, query);
+      if (shown.length) modelSel.append(h("optgroup", { label: t("m.matches"), dataset: { group: "matches" } }, shown.map(option)));
+      if (current && !shown.includes(current)) modelSel.append(h("optgroup", { label: t("m.current"), dataset: { group: "current" } }, option(current)));
     }
-    for (const [fam, ms] of fams) {
-      const og = h("optgroup", { label: fam });
-      for (const m of ms) og.append(h("option", { value: m.id, selected: m.id === state.model, text: `${m.name} · ${sizeTag(m)}` }));
-      modelSel.append(og);
-    }
-    count.textContent = t("m.count", { n: list.length, total: pool.length });
+    count.dataset.matches = String(shown.length);
+    count.classList.toggle("no-match", Boolean(query) && !shown.length);
+    count.textContent = query && !shown.length ? t("m.no_match", { q: query.length > 40 ? `${query.slice(0, 40)}…` : query }) : t("m.count", { n: shown.length, total: pool.length });
   };
   fillModels();
   search.addEventListener("input", () => {
@@ -132,7 +207,7 @@ export function buildForm(form, ctx) {
   search.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter") {
       ev.preventDefault();
-      const first = modelSel.querySelector("option");
+      const first = modelSel.querySelector("optgroup:not([data-group=current]) option");
       if (first && first.value !== state.model) ctx.handlers.setField("model", first.value);
     }
   });
@@ -192,12 +267,72 @@ export function buildForm(form, ctx) {
     form.append(box);
   }
 
-  form.addEventListener("input", (ev) => onFieldEvent(ev, ctx));
-  form.addEventListener("change", (ev) => onFieldEvent(ev, ctx));
+  // The <form> outlives its contents: its listeners are added once and use the context of the latest build
+  // (adding them on every build made one keystroke run the handlers once per earlier build).
+  formCtx.set(form, ctx);
+  if (!wiredForms.has(form)) {
+    wiredForms.add(form);
+    form.addEventListener("input", (ev) => onFieldEvent(ev, formCtx.get(form)));
+    form.addEventListener("change", (ev) => onFieldEvent(ev, formCtx.get(form)));
+    form.addEventListener("click", (ev) => {
+      const btn = ev.target.closest && ev.target.closest("[data-reset]");
+      if (btn) formCtx.get(form).handlers.resetField(btn.dataset.reset);
+    });
+  }
   presetSel.addEventListener("change", () => {
     if (presetSel.value) ctx.handlers.applyPreset(presetSel.value);
+    else syncPreset(form, state, ctx);
   });
   updateVisibility(form, state);
+  markChanged(form, state);
+  syncPreset(form, state, ctx);
+}
+
+/**
+ * The preset box shows the preset in use: the one last applied in this tab while the inputs still equal it,
+ * "Modified: <name>" once they differ, else the neutral prompt.
+ */
+export function syncPreset(form, state, ctx) {
+  const sel = $("#preset", form);
+  if (!sel) return;
+  const none = $("[data-testid=preset-none]", sel);
+  const id = ctx.ui.preset?.[state.mode] || "";
+  const p = id && (ctx.presets || []).find((x) => x.id === id);
+  const req = p && presetRequest(p, ctx.catalog);
+  const same = Boolean(req) && requestKey(req) === requestKey(state);
+  none.textContent = p && !same ? t("p.modified", { name: t(`preset.${p.id}`) }) : t("p.choose");
+  sel.value = same ? p.id : "";
+  sel.dataset.preset = same ? p.id : "";
+}
+
+/** Mark the inputs that differ from this tab's defaults (a dot, a reset button, a count above the form). */
+export function markChanged(form, state) {
+  const changed = new Set(changedKeys(state));
+  const d = tabDefaults(state.mode);
+  for (const wrap of $$(".field[data-key]", form)) {
+    const key = wrap.dataset.key;
+    const on = changed.has(key);
+    wrap.classList.toggle("changed", on);
+    const btn = $(`[data-reset="${key}"]`, wrap);
+    if (btn) {
+      btn.hidden = !on;
+      if (on) {
+        const label = t("chg.reset_field", { value: d[key] === null ? t("f.auto") : optLabel(key, d[key]) });
+        btn.title = label;
+        btn.setAttribute("aria-label", `${t(`f.${key}`)}: ${label}`);
+      }
+    }
+  }
+  for (const [key, sel] of [["model", "#model-select"], ["gpu", "#gpu-select"]]) {
+    const el = $(sel, form);
+    if (el) el.closest(".field")?.classList.toggle("changed", changed.has(key) || (key === "model" && changed.has("config")));
+  }
+  // Count what is visible or picked (a value the current inputs do not use still counts: it is part of the link).
+  const bar = $("[data-testid=changed-bar]", form);
+  if (bar) {
+    bar.hidden = changed.size === 0;
+    $("[data-testid=changed-count]", bar).textContent = t("chg.count", { n: changed.size });
+  }
 }
 
 function customConfigBox(ctx) {
@@ -279,8 +414,11 @@ export function updateVisibility(form, state) {
   form.dataset.workload = wl;
   const bs = form.querySelector('.field[data-key="batch_size"] label');
   if (bs) {
-    const key = wl === "inference" ? "f.batch_size_inf" : state.mode === "grpo" ? `f.batch_size_${state.rl_algorithm}` : "f.batch_size";
-    bs.textContent = t(key);
+    // The label and help name what the batch is in this workload (no trainer argument names for inference).
+    const suffix = wl === "inference" ? "_inf" : state.mode === "grpo" ? `_${state.rl_algorithm}` : "";
+    bs.textContent = t(`f.batch_size${suffix}`);
+    const help = form.querySelector("#f-batch_size-help");
+    if (help) help.textContent = t(has(`h.batch_size${suffix}`) ? `h.batch_size${suffix}` : "h.batch_size");
   }
 }
 
@@ -298,12 +436,18 @@ export function syncControls(form, state) {
   }
 }
 
+/**
+ * Show the engine's errors: errors[field] is a message (string or {code, params, text}) shown under that input;
+ * errors._form is {field, msg} for one that cannot be shown there (named by the form's label for it).
+ */
 export function showErrors(form, errors) {
   for (const el of $$(".field-error[data-testid^='error-']", form)) {
     const key = el.dataset.testid.slice(6);
-    const msg = errors[key];
+    const msg = errors[key] ? msgText(errors[key]) : "";
     el.hidden = !msg;
     el.textContent = msg || "";
+    const folded = msg && el.closest("details");
+    if (folded && !folded.open) folded.open = true; // an error in "Advanced" must not stay folded away
     const ctl = key === "model" ? $("#model-select", form) : key === "gpu" ? $("#gpu-select", form) : $(`#f-${key}`, form);
     if (ctl) {
       if (msg) ctl.setAttribute("aria-invalid", "true");
@@ -311,6 +455,15 @@ export function showErrors(form, errors) {
     }
   }
   const general = $("[data-testid='form-error']", form);
-  general.hidden = !errors._form;
-  general.textContent = errors._form || "";
+  const f = errors._form;
+  general.hidden = !f;
+  general.textContent = !f ? "" : f.field ? `${fieldLabel(form, f.field)}: ${msgText(f.msg)}` : msgText(f.msg);
+}
+
+/** A field as the form labels it (translated; the batch label follows the workload), for error lines. */
+export function fieldLabel(form, key) {
+  const k = key === "config" ? "model" : key;
+  const sel = k === "model" ? 'label[for="model-search"]' : k === "gpu" ? 'label[for="gpu-select"]' : `label[for="f-${k}"]`;
+  const text = form && $(sel, form)?.textContent?.trim();
+  return text || (has(`f.${k}`) ? t(`f.${k}`) : k);
 }

@@ -1,11 +1,14 @@
-// Calculation history in localStorage, with a stored-data schema version and migrations.
-// Layout (schema 1): {"schema": 1, "entries": [{id, ts, request, summary}]}, newest first, at most 50.
-// Schema 0 was an unversioned array of {time, request, total_bytes} (early builds); it is migrated on read.
-// An entry that does not validate is reported and skipped; the others are kept.
+// Saved calculations in localStorage, with a stored-data schema version and migrations. Entries are saved only on
+// an explicit action (Save, or sharing / exporting a result), never just because a result was on screen.
+// Layout (schema 2): {"schema": 2, "entries": [{id, ts, request, summary, name, pinned}]}, newest first, at most
+// 50; pinned entries are kept when older ones make room. `name` is the user's label ("" = none).
+// Schema 1 had no name/pinned; schema 0 was an unversioned array of {time, request, total_bytes} (early builds).
+// Both are migrated on read. An entry that does not validate is reported and skipped; the others are kept.
 import { sanitizeRequest } from "./fields.js";
 
 export const STORE_KEY = "vram-insight:history";
-export const SCHEMA = 1;
+export const SCHEMA = 2;
+export const MAX_NAME = 80;
 export const MAX_ENTRIES = 50;
 
 const MIGRATIONS = {
@@ -21,6 +24,13 @@ const MIGRATIONS = {
             summary: { total_bytes: e.total_bytes, model_name: e.model_name ?? e.request?.model ?? "?" },
           }
         : e,
+    ),
+  }),
+  // 1 -> 2: every entry gets a name ("" = none) and a pin flag (off).
+  1: (data) => ({
+    schema: 2,
+    entries: (Array.isArray(data.entries) ? data.entries : []).map((e) =>
+      e && typeof e === "object" && !Array.isArray(e) ? { name: "", pinned: false, ...e } : e,
     ),
   }),
 };
@@ -47,6 +57,8 @@ function validEntry(e) {
   return {
     id: e.id,
     ts: e.ts,
+    name: typeof e.name === "string" ? e.name.slice(0, MAX_NAME) : "",
+    pinned: e.pinned === true,
     request,
     summary: {
       total_bytes: s.total_bytes,
@@ -109,22 +121,32 @@ export function loadHistory() {
     if (v) out.entries.push(v);
     else out.skipped += 1;
   }
-  out.entries = out.entries.slice(0, MAX_ENTRIES);
+  out.entries = trimEntries(out.entries);
   return out;
+}
+
+/** Pinned entries first, then newest first; at most MAX_ENTRIES, unpinned ones dropped first. */
+export function trimEntries(entries) {
+  const sorted = [...entries].sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.ts - a.ts);
+  return sorted.slice(0, MAX_ENTRIES);
 }
 
 export function saveHistory(entries) {
   const st = storage();
   if (!st) return false;
-  let list = entries.slice(0, MAX_ENTRIES);
+  let list = trimEntries(entries);
   // Drop the oldest entries until it fits the storage quota (pasted configs can be large).
   for (;;) {
     try {
       st.setItem(STORE_KEY, JSON.stringify({ schema: SCHEMA, entries: list }));
       return true;
     } catch {
+      // Over quota: drop the oldest unpinned entry (the last one when all are pinned).
       if (!list.length) return false;
-      list = list.slice(0, -1);
+      let drop = list.length - 1;
+      while (drop > 0 && list[drop].pinned) drop -= 1;
+      if (list[drop].pinned) drop = list.length - 1;
+      list = list.filter((_, i) => i !== drop);
     }
   }
 }
@@ -134,6 +156,8 @@ export function makeEntry(request, report) {
   return {
     id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`,
     ts: Date.now(),
+    name: "",
+    pinned: false,
     request,
     summary: {
       total_bytes: est.total_bytes,

@@ -55,6 +55,56 @@ export function t(key, params) {
   return s;
 }
 
+/** The raw template of a key in the current language (English as fallback), or null when neither has it. */
+function template(key) {
+  return tables[lang]?.[key] ?? tables.en?.[key] ?? null;
+}
+
+const NUMBER_LOCALES = { en: "en-US", "zh-CN": "zh-CN" };
+
+/**
+ * Fill `{name}` / `{name:spec}` placeholders, spec one of `,` (digit grouping), `.Nf` or `,.Nf` (N decimals):
+ * the subset of Python's format mini-language the engine's messages use (engine/vram_insight/messages.py).
+ * Numbers with a spec are formatted for the current language; an unknown name is left as written.
+ */
+export function fillTemplate(text, params) {
+  const p = params || {};
+  return String(text).replace(/\{(\w+)(?::(,|\.\d+f|,\.\d+f))?\}/g, (whole, name, spec) => {
+    if (!Object.prototype.hasOwnProperty.call(p, name)) return whole;
+    const v = p[name];
+    if (spec && typeof v === "number" && Number.isFinite(v)) {
+      const grouping = spec.startsWith(",");
+      const fixed = /\.(\d+)f$/.exec(spec);
+      const opts = { useGrouping: grouping };
+      if (fixed) opts.minimumFractionDigits = opts.maximumFractionDigits = Number(fixed[1]);
+      else opts.maximumFractionDigits = 20;
+      return new Intl.NumberFormat(NUMBER_LOCALES[lang] || "en-US", opts).format(v);
+    }
+    return v === null || v === undefined ? "" : String(v);
+  });
+}
+
+/**
+ * Render an engine message in the current language. A message is a plain string (shown as is) or
+ * {code, params, text}: the template `msg.<code>` of site/i18n/<lang>.json filled with `params`, else the
+ * engine's English `text`. Returns {text, code, translated}: `translated` is true when a template in the
+ * current language was used (or the message has no code to translate).
+ */
+export function renderMessage(m) {
+  if (m === null || m === undefined) return { text: "", code: null, translated: true };
+  if (typeof m !== "object") return { text: String(m), code: null, translated: false };
+  const code = typeof m.code === "string" && m.code ? m.code : null;
+  const fallback = typeof m.text === "string" ? m.text : typeof m.message === "string" ? m.message : "";
+  if (!code) return { text: fallback, code: null, translated: false };
+  const own = tables[lang]?.[`msg.${code}`];
+  const tpl = own ?? template(`msg.${code}`);
+  if (tpl === null) return { text: fallback, code, translated: false };
+  return { text: fillTemplate(tpl, m.params), code, translated: own !== undefined };
+}
+
+/** A message as text in the current language (see renderMessage). */
+export const msgText = (m) => renderMessage(m).text;
+
 /** Whether a key exists (used for optional translations such as component names). */
 export const has = (key) => key in (tables[lang] || {}) || key in (tables.en || {});
 

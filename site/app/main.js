@@ -1,13 +1,13 @@
 // VRAM Insight UI. Renders the pre-rendered catalog + default report at once, then talks to the Python
 // engine (Pyodide in a Web Worker, site/engine/engine-client.js) as inputs change.
 import { $, $$, clear, debounce, download, h } from "./dom.js";
-import { DEFAULTS, MODES, PRESETS, presetRequest, sanitizeRequest, toRequest } from "./fields.js";
-import { buildForm, CONFIG_MAX_BYTES, showErrors, syncControls, updateVisibility } from "./form.js";
+import { DEFAULTS, diffFromDefaults, MODES, presetRequest, requestKey, sanitizeRequest, tabDefaults, toRequest } from "./fields.js";
+import { buildForm, CONFIG_MAX_BYTES, fieldLabel, markChanged, showErrors, syncControls, syncPreset, updateVisibility } from "./form.js";
 import { fmtNum, gb } from "./format.js";
-import { applyStatic, getLang, initI18n, setLang, t } from "./i18n.js";
-import { loadHistory, makeEntry, MAX_ENTRIES, saveHistory } from "./history.js";
-import { componentLabel, renderResult } from "./result.js";
-import { decodeFragment, shareUrl } from "./share.js";
+import { applyStatic, getLang, initI18n, msgText, setLang, t } from "./i18n.js";
+import { loadHistory, makeEntry, MAX_NAME, saveHistory, trimEntries } from "./history.js";
+import { componentLabel, renderMini, renderResult } from "./result.js";
+import { decodeFragment, encodeState, encodeStateSync } from "./share.js";
 import { toCSV, toJSON, toMarkdown } from "./export.js";
 
 // Start loading the engine before anything else: its boot is the long pole.
@@ -16,11 +16,20 @@ const engineModule = import("../engine/engine-client.js").catch((err) => {
   return null;
 });
 
-const HISTORY_SAVE_MS = 1200;
 const THEME_KEY = "vram-insight:theme";
+// The inputs of every tab and the last result, for this browser tab only (a reload restores them).
+const SESSION_TABS = "vram-insight:tabs";
+const SESSION_LAST = "vram-insight:last";
+// The address follows the inputs (replaceState), coalesced: at most one write per URL_SYNC_MS of typing.
+const URL_SYNC_MS = 250;
+// A link whose values the engine rejects: that many rejected fields are put back to their defaults, one by one,
+// before the whole link is given up.
+const MAX_LINK_FIXES = 4;
 
 const app = {
-  state: { ...DEFAULTS },
+  state: tabDefaults("inference"), // the current tab's inputs: always tabs[state.mode]
+  tabs: {}, // mode -> that tab's inputs (each tab keeps its own)
+  presets: [],
   catalog: { models: [], gpus: [] },
   report: null, // last good report
   reportRequest: null, // the request it answers
@@ -28,15 +37,19 @@ const app = {
   engine: null,
   engineState: "loading",
   errors: {},
-  ui: { search: "", customOpen: false, configSummary: "", lastModel: { text: DEFAULTS.model, multimodal: null } },
+  ui: { search: "", customOpen: false, configSummary: "", configSummaries: {}, preset: {}, editing: null },
   history: [],
   historyReadOnly: false,
   selected: new Set(),
   seq: 0,
   version: 0,
   fromLink: false,
+  linkFixes: 0,
+  saveWanted: false,
+  url: { written: null, lastKey: null, leaving: null },
   perf: { boot: null, last: null, count: 0, version: null },
 };
+app.tabs.inference = app.state;
 window.__vramApp = app; // for debugging and the e2e tests (read-only use)
 
 // ------------------------------------------------------------------------------------------------ helpers
@@ -54,33 +67,66 @@ function readJsonBlock(id) {
   }
 }
 
-function notice(kind, text, testid = "notice") {
+function session() {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+}
+
+function readSession(key) {
+  try {
+    const raw = session()?.getItem(key);
+    return raw ? JSON.parse(raw) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Show a notice. `extra`: elements after the text (e.g. a button); `keep`: do not replace one with this testid. */
+function notice(kind, text, testid = "notice", { extra = null, keep = false } = {}) {
   const box = $("#notices");
-  for (const old of $$(`[data-testid="${testid}"]`, box)) old.remove();
+  if (!keep) for (const old of $$(`[data-testid="${testid}"]`, box)) old.remove();
   const el = h(
     `div.notice.notice-${kind}`,
     { testid, role: kind === "error" ? "alert" : "status" },
-    h("span", { text }),
+    h("span.notice-text", h("span", { text }), extra ? [" ", extra] : null),
     h("button.icon-btn.small", { type: "button", "aria-label": t("act.dismiss"), text: "×", onclick: () => el.remove() }),
   );
   box.append(el);
   return el;
 }
 
+const clearNotices = (testid) => $$(`#notices [data-testid="${testid}"]`).forEach((n) => n.remove());
+
 function firstLine(msg) {
   const s = String(msg ?? "").split("\n").find((l) => l.trim()) || t("err.unknown");
   return s.length > 300 ? `${s.slice(0, 300)}…` : s;
+}
+
+/**
+ * An engine error as a message for the UI: {code, params, text} when the engine sent a code (translated by
+ * msgText), else its text. A leading "field: " (the engine's name for the input) is dropped: the message is shown
+ * next to that input, or after the form's own label for it.
+ */
+function errorMessage(err, field) {
+  let text = firstLine(err && err.message);
+  if (field) text = text.replace(new RegExp(`^${field.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\.[\\w.]+)?: `), "");
+  return err && err.code ? { code: err.code, params: err.params || {}, text } : text;
 }
 
 const isMm = (id) => app.catalog.models.find((m) => m.id === id)?.kind === "multimodal";
 
 // ------------------------------------------------------------------------------------------------ render
 function renderForm() {
+  app.ui.configSummary = app.ui.configSummaries[app.state.mode] || "";
   buildForm(form(), {
     state: app.state,
     catalog: app.catalog,
+    presets: app.presets,
     ui: app.ui,
-    handlers: { setField, applyPreset, applyConfigText, fetchHf, clearConfig, configError },
+    handlers: { setField, resetField, resetTab, applyPreset, applyConfigText, fetchHf, clearConfig, configError },
   });
   showErrors(form(), app.errors);
 }
@@ -91,6 +137,9 @@ function renderTabs() {
     b.setAttribute("aria-selected", String(on));
     b.tabIndex = on ? 0 : -1;
     if (on) form().setAttribute("aria-labelledby", b.id);
+    // A tab whose inputs differ from its defaults says so (each tab keeps its own inputs).
+    const st = app.tabs[b.dataset.mode];
+    b.classList.toggle("tab-changed", Boolean(st) && requestKey(st) !== requestKey(tabDefaults(b.dataset.mode)));
   }
 }
 
@@ -107,7 +156,9 @@ function renderCurrent() {
       ),
     );
     resultBody().dataset.status = "pending";
+    renderMini($("#mini-result"), null, "pending");
   }
+  watchTotal();
 }
 
 function setStatus(status) {
@@ -119,6 +170,9 @@ function setStatus(status) {
     badge.textContent = t(`r.status.${status}`);
   }
   resultBody().dataset.status = status;
+  const mini = $("#mini-result");
+  if (mini) mini.dataset.status = status;
+  renderSaveState();
 }
 
 function renderEngineStatus() {
@@ -141,48 +195,96 @@ function renderAll() {
   renderHistory();
   renderEngineStatus();
   renderShortcuts();
+  renderSaveState();
+}
+
+// The compact total at the top of a phone's screen (#mini-result) shows while the result's own total is out of
+// view, i.e. while the inputs below are edited. One observer; it follows the total element across re-renders.
+let totalObserver = null;
+let observedTotal = null;
+function watchTotal() {
+  const mini = $("#mini-result");
+  const target = $("#result-body .result-top");
+  if (!mini || typeof IntersectionObserver !== "function") return;
+  if (!totalObserver) {
+    totalObserver = new IntersectionObserver((entries) => {
+      for (const en of entries) mini.dataset.show = en.isIntersecting || en.boundingClientRect.top > 0 ? "0" : "1";
+    });
+  }
+  if (target === observedTotal) return;
+  if (observedTotal) totalObserver.unobserve(observedTotal);
+  observedTotal = target;
+  if (target) totalObserver.observe(target);
+  else mini.dataset.show = "0";
 }
 
 // ------------------------------------------------------------------------------------------------ state
+/** A tab's starting inputs, with a model of the right kind from this catalog. */
+function newTab(mode) {
+  const s = { ...tabDefaults(mode) };
+  ensureModelMatchesMode(s);
+  return s;
+}
+
+/** Make `state` the current tab's inputs (and that tab's stored inputs). */
+function activate(state) {
+  app.tabs[state.mode] = state;
+  app.state = state;
+}
+
 function setField(key, value) {
   const s = app.state;
   app.fromLink = false; // the user edits: an engine rejection is now about their input, not the link
   s[key] = value;
-  if (key === "model") {
-    s.config = null;
-    app.ui.lastModel[isMm(value) ? "multimodal" : "text"] = value;
-  }
+  if (key === "model") s.config = null;
   if (key === "method") {
-    // QLoRA means a 4-bit base model (bitsandbytes NF4); leaving QLoRA goes back to bf16.
+    // QLoRA means a 4-bit base model (bitsandbytes NF4); leaving QLoRA goes back to bf16. Only in this tab.
     if (value === "qlora" && !["nf4", "int4", "int8", "fp8"].includes(s.weights)) s.weights = "nf4";
     if (value !== "qlora" && s.weights === "nf4") s.weights = "bf16";
-  }
-  if (key === "runtime" && value === "llama.cpp" && s.weights === "bf16") {
-    // leave as is: llama.cpp runs bf16/f16 GGUF too
   }
   delete app.errors[key];
   delete app.errors._form;
   if (key === "model" || key === "config") {
     renderForm();
   } else {
-    updateVisibility(form(), s);
-    syncControls(form(), s); // dependent fields (e.g. QLoRA -> NF4); the focused control is left alone
-    showErrors(form(), app.errors);
+    const f = form();
+    updateVisibility(f, s);
+    syncControls(f, s); // dependent fields (e.g. QLoRA -> NF4); the focused control is left alone
+    showErrors(f, app.errors);
+    markChanged(f, s);
+    syncPreset(f, s, { ui: app.ui, presets: app.presets, catalog: app.catalog });
   }
   scheduleRecalc();
 }
 
-function ensureModelMatchesMode() {
-  const s = app.state;
+/** Put one input back to this tab's default (the ↺ next to a changed input). */
+function resetField(key) {
+  const d = tabDefaults(app.state.mode);
+  if (!(key in d)) return;
+  setField(key, d[key]);
+  $(`#f-${CSS.escape(key)}`, form())?.focus();
+}
+
+/** Put every input of the current tab back to its defaults. */
+function resetTab() {
+  activate(newTab(app.state.mode));
+  app.ui.preset[app.state.mode] = null;
+  app.ui.configSummaries[app.state.mode] = "";
+  app.errors = {};
+  app.fromLink = false;
+  renderTabs();
+  renderForm();
+  scheduleRecalc(true);
+}
+
+/** When the catalog has no model of this tab's kind under `state.model`, pick one that it has. */
+function ensureModelMatchesMode(s = app.state) {
   if (s.config) return;
   const wantMm = s.mode === "multimodal";
-  if (app.catalog.models.length && isMm(s.model) !== wantMm) {
-    const group = wantMm ? "multimodal" : "text";
-    const remembered = app.ui.lastModel[group];
+  if (app.catalog.models.length && (isMm(s.model) !== wantMm || !app.catalog.models.some((m) => m.id === s.model))) {
     const pool = app.catalog.models.filter((m) => (m.kind === "multimodal") === wantMm);
     const pick =
-      (remembered && pool.find((m) => m.id === remembered)) ||
-      pool.find((m) => m.id === (wantMm ? "qwen2.5-vl-7b" : DEFAULTS.model)) ||
+      pool.find((m) => m.id === tabDefaults(s.mode).model) ||
       pool.find((m) => /7b|8b/i.test(m.id)) ||
       pool[0];
     if (pick) s.model = pick.id;
@@ -191,20 +293,29 @@ function ensureModelMatchesMode() {
 
 function setMode(mode) {
   if (!MODES.includes(mode) || mode === app.state.mode) return;
-  app.state.mode = mode;
+  activate(app.tabs[mode] || newTab(mode));
   app.fromLink = false;
-  ensureModelMatchesMode();
   app.errors = {};
   renderTabs();
   renderForm();
   scheduleRecalc(true);
 }
 
-function loadRequest(req, { render = true } = {}) {
-  app.state = { ...DEFAULTS, ...req };
+/**
+ * Load a complete request into its tab and show that tab. `resetTabs`: the other tabs go back to their
+ * defaults too (a link opened in this page replaces the whole workspace).
+ */
+function loadRequest(req, { render = true, resetTabs = false } = {}) {
+  const s = { ...DEFAULTS, ...req };
+  if (resetTabs) {
+    app.tabs = {};
+    app.ui.preset = {};
+    app.ui.configSummaries = {};
+  }
+  activate(s);
+  app.ui.preset[s.mode] = null;
+  app.ui.configSummaries[s.mode] = s.config ? String(s.config.model_type ?? "") : "";
   app.fromLink = false; // applyFragment sets it again for a link
-  if (app.state.config) app.ui.configSummary = String(app.state.config.model_type ?? "");
-  else if (app.state.model) app.ui.lastModel[isMm(app.state.model) ? "multimodal" : "text"] = app.state.model;
   app.errors = {};
   app.ui.search = "";
   if (render) {
@@ -214,13 +325,94 @@ function loadRequest(req, { render = true } = {}) {
 }
 
 function applyPreset(id) {
-  const p = PRESETS.find((x) => x.id === id);
+  const p = app.presets.find((x) => x.id === id);
   const req = p && presetRequest(p, app.catalog);
   if (!req) return;
-  loadRequest(req);
+  loadRequest(req, { render: false });
+  app.ui.preset[req.mode] = id; // the preset box shows it while the inputs still equal it
+  renderTabs();
+  renderForm();
   scheduleRecalc(true);
 }
 
+// ------------------------------------------------------------------------------------------------ address
+// The address always holds the current tab's inputs (#v1.… as a share link has them), written with replaceState:
+// a reload, Back/Forward or a bookmark restores them. The other tabs' inputs and the last result live in
+// sessionStorage (this browser tab only). Writes are coalesced (URL_SYNC_MS) and never on the recalculation path.
+const syncUrlSoon = debounce(() => {
+  syncUrl().catch((err) => console.warn("cannot update the address", err));
+}, URL_SYNC_MS);
+
+async function syncUrl() {
+  renderTabs(); // which tabs differ from their defaults
+  const req = toRequest(app.state);
+  // Synchronous for the usual small state (so a flush on pagehide completes); a pasted config.json compresses.
+  const frag = requestKey(req) === requestKey(DEFAULTS) ? "" : (encodeStateSync(req) ?? (await encodeState(req)));
+  if (requestKey(app.state) !== requestKey(req)) return; // changed while encoding: the next call writes it
+  if (location.hash.slice(1) !== frag) {
+    app.url.written = frag;
+    history.replaceState(history.state, "", location.pathname + location.search + (frag ? `#${frag}` : ""));
+  }
+  writeSession();
+}
+
+/**
+ * Store every tab's inputs (and the last result) for this browser tab, with app.url.leaving: the address the page
+ * is being left with (set on pagehide). A reload or Back opens that address, which can be up to URL_SYNC_MS older than the inputs
+ * (a reload's address is fixed before pagehide runs); at load, a matching address means the session is fresher.
+ */
+function writeSession() {
+  const st = session();
+  if (!st) return;
+  try {
+    const tabs = {};
+    for (const m of MODES) if (app.tabs[m]) tabs[m] = diffFromDefaults(toRequest(app.tabs[m]));
+    st.setItem(SESSION_TABS, JSON.stringify({ active: app.state.mode, tabs, leaving: app.url.leaving }));
+    if (app.report && app.reportRequest && app.status === "live") {
+      const key = requestKey(app.reportRequest);
+      if (key !== app.url.lastKey) {
+        st.setItem(SESSION_LAST, JSON.stringify({ request: app.reportRequest, report: app.report }));
+        app.url.lastKey = key;
+      }
+    }
+  } catch {
+    /* storage full or disabled: the address alone still restores the current tab */
+  }
+}
+
+/**
+ * The tabs' inputs from this browser tab's session (a reload, Back). Returns {active, fresh}: the tab that was
+ * shown, and whether the session is fresher than the address (the page is reopened with the address it left).
+ */
+function restoreSessionTabs() {
+  const saved = readSession(SESSION_TABS);
+  if (!saved || typeof saved !== "object" || !saved.tabs || typeof saved.tabs !== "object") return { active: null, fresh: false };
+  for (const m of MODES) {
+    const diff = saved.tabs[m];
+    if (!diff || typeof diff !== "object") continue;
+    const { ok, request } = sanitizeRequest({ ...diff, mode: m });
+    if (ok) app.tabs[m] = request;
+  }
+  const active = MODES.includes(saved.active) && app.tabs[saved.active] ? saved.active : null;
+  const fresh = Boolean(active) && typeof saved.leaving === "string" && saved.leaving === location.hash.slice(1);
+  return { active, fresh };
+}
+
+/** The result shown before the engine answers: the pre-rendered one, else this session's last one, if either is
+ * for exactly the current inputs. */
+function pickInitialReport() {
+  const key = requestKey(app.state);
+  if (app.report && app.reportRequest && requestKey(app.reportRequest) === key) return;
+  const last = readSession(SESSION_LAST);
+  if (last && last.report && last.report.estimate && last.request && requestKey(last.request) === key) {
+    app.report = last.report;
+    app.reportRequest = toRequest(app.state);
+    app.status = "prerendered";
+  } else {
+    app.report = null;
+    app.reportRequest = null;
+  }
+}
 // ------------------------------------------------------------------------------------------------ engine
 // Recalculation runs in two stages. The totals come from the engine's fast "quick" op (estimate + fit, ~1–2 ms
 // of Python) as soon as an input changes; the full "report" (recommendations, inverse, throughput: ~15 ms)
@@ -249,6 +441,7 @@ const reportSoon = debounce(() => {
 
 function scheduleRecalc(immediate = false) {
   app.version += 1; // inputs changed: any answer still in flight is for older inputs
+  syncUrlSoon();
   if (app.report) setStatus(app.engineState === "ready" ? "pending" : "waiting");
   else renderCurrent();
   if (!app.report || immediate) {
@@ -279,8 +472,10 @@ async function recalcQuick() {
     if (seq !== app.seq || version !== app.version) return;
     app.perf.last = performance.now() - t0;
     app.errors = {};
+    app.status = "pending";
     // The previous report's planning answers stay (marked pending) until the full report replaces them.
     renderResult(resultBody(), { ...app.report, estimate: quick.estimate, fit: quick.fit }, req, "pending");
+    watchTotal();
     showErrors(form(), app.errors);
     renderEngineStatus();
   } catch (err) {
@@ -307,9 +502,15 @@ async function recalc() {
     app.fromLink = false;
     app.status = "live";
     renderResult(resultBody(), report, req, "live");
+    watchTotal();
     showErrors(form(), app.errors);
     renderEngineStatus();
-    scheduleHistorySave(req, report);
+    renderSaveState();
+    syncUrlSoon(); // the session keeps the last result too
+    if (app.saveWanted) {
+      app.saveWanted = false;
+      saveEntry(req, report);
+    }
   } catch (err) {
     handleEngineError(err, seq, version, t0);
   }
@@ -319,24 +520,68 @@ function handleEngineError(err, seq, version, t0) {
   if (seq !== app.seq || version !== app.version) return;
   app.perf.last = performance.now() - t0;
   renderEngineStatus();
-  const msg = firstLine(err && err.message);
-  if (app.fromLink) {
-    // A link whose values the engine rejects: say so and fall back to the default view.
-    app.fromLink = false;
-    notice("error", t("n.link_invalid", { msg }), "notice-link");
-    history.replaceState(null, "", location.pathname + location.search);
-    loadRequest({ ...DEFAULTS });
+  const field = err && typeof err.field === "string" && err.field ? err.field.split(".")[0] : null;
+  const msg = errorMessage(err, field);
+  if (app.fromLink) return linkRejected(field, msg);
+  // Shown under the input it is about (model for a config.json), or above the form naming the input.
+  const key = field === "config" ? "model" : field;
+  const slot = key && form().querySelector(`[data-testid="error-${CSS.escape(key)}"]`);
+  const wrap = slot && slot.closest(".field");
+  app.errors = {};
+  if (slot && !(wrap && wrap.hidden)) app.errors[key] = msg;
+  else app.errors._form = { field: key, msg };
+  showErrors(form(), app.errors);
+  if (app.report) setStatus("invalid");
+  app.saveWanted = false;
+}
+
+/**
+ * The engine rejects a value that came with a link (or a reload of the address): that input goes back to its
+ * default, with a notice naming it as the form does, and the rest of the link is kept. A model that is not in
+ * the catalog gets the site's own model picker. What cannot be repaired that way falls back to the defaults.
+ */
+function linkRejected(field, msg) {
+  const s = app.state;
+  const d = tabDefaults(s.mode);
+  const fixable =
+    field && field !== "mode" && field in DEFAULTS && app.linkFixes < MAX_LINK_FIXES && (JSON.stringify(s[field]) !== JSON.stringify(d[field]) || (field === "model" && s.config));
+  if (fixable) {
+    app.linkFixes += 1;
+    const label = fieldLabel(form(), field);
+    if (field === "model" || field === "config") {
+      const bad = field === "config" ? String(s.config?.model_type ?? "config.json") : String(s.model ?? "");
+      s.model = d.model;
+      s.config = null;
+      ensureModelMatchesMode(s);
+      const name = app.catalog.models.find((m) => m.id === s.model)?.name || s.model;
+      const pick = h("button.btn.small", {
+        type: "button",
+        testid: "link-pick-model",
+        text: t("act.choose_model"),
+        onclick: () => {
+          const search = $("#model-search");
+          search?.scrollIntoView({ block: "center" });
+          search?.focus();
+        },
+      });
+      notice("warn", t("n.link_model", { model: bad.length > 60 ? `${bad.slice(0, 60)}…` : bad, name }), "notice-link", { extra: pick, keep: true });
+    } else {
+      s[field] = d[field];
+      notice("warn", t("n.link_field", { field: label, msg: msgText(msg), value: String(d[field]) }), "notice-link", { keep: true });
+    }
+    app.fromLink = true; // the link's other values still need the engine's yes
+    renderTabs();
+    renderForm();
     scheduleRecalc(true);
     return;
   }
-  const field = err && typeof err.field === "string" ? err.field.split(".")[0] : null;
-  const visible = field && form().querySelector(`[data-testid="error-${CSS.escape(field)}"]`);
-  const wrap = visible && visible.closest(".field");
-  app.errors = {};
-  if (visible && !(wrap && wrap.hidden)) app.errors[field] = msg;
-  else app.errors._form = field ? `${t(`f.${field}`)}: ${msg}` : msg;
-  showErrors(form(), app.errors);
-  if (app.report) setStatus("invalid");
+  // A link whose values cannot be repaired one by one: say so and fall back to the default view.
+  app.fromLink = false;
+  notice("error", t("n.link_invalid", { msg: field ? `${fieldLabel(form(), field)}: ${msgText(msg)}` : msgText(msg) }), "notice-link");
+  app.url.written = "";
+  history.replaceState(history.state, "", location.pathname + location.search);
+  loadRequest({ ...DEFAULTS }, { resetTabs: true });
+  scheduleRecalc(true);
 }
 
 async function startEngine() {
@@ -365,7 +610,7 @@ async function startEngine() {
     console.error("engine failed", err);
     app.engineState = "error";
     renderEngineStatus();
-    notice("error", t("n.engine_failed", { msg: firstLine(err && err.message) }), "notice-engine");
+    notice("error", t("n.engine_failed", { msg: msgText(errorMessage(err, null)) }), "notice-engine");
     if (!app.report) renderCurrent();
     return;
   }
@@ -375,7 +620,7 @@ async function startEngine() {
       ensureModelMatchesMode();
       renderForm();
     } catch (err) {
-      notice("error", firstLine(err.message), "notice-engine");
+      notice("error", msgText(errorMessage(err, null)), "notice-engine");
     }
   }
   // Compute whatever the inputs are now (engine-client.js registers the service worker itself).
@@ -412,7 +657,7 @@ async function applyConfigText(text, { err, note }) {
   }
   try {
     const info = await app.engine.call("parse_config", { config: cfg });
-    app.ui.configSummary = String(info.summary ?? info.model_type ?? "");
+    app.ui.configSummaries[app.state.mode] = String(info.summary ?? info.model_type ?? "");
     app.ui.customOpen = false;
     app.state.config = cfg;
     delete app.errors.model;
@@ -421,7 +666,7 @@ async function applyConfigText(text, { err, note }) {
     scheduleRecalc(true);
   } catch (e) {
     note.textContent = "";
-    configError(err, firstLine(e.message));
+    configError(err, msgText(errorMessage(e, "config")));
   }
 }
 
@@ -443,49 +688,124 @@ async function fetchHf(repo, { err, note, ta }) {
     await applyConfigText(text, { err, note });
   } catch (e) {
     note.textContent = "";
-    configError(err, t("m.hf_failed", { msg: firstLine(e.message) }));
+    configError(err, t("m.hf_failed", { msg: msgText(errorMessage(e, "config")) }));
   }
 }
 
 function clearConfig() {
   app.state.config = null;
-  app.ui.configSummary = "";
+  app.ui.configSummaries[app.state.mode] = "";
   ensureModelMatchesMode();
   renderForm();
   scheduleRecalc(true);
 }
 
 // ------------------------------------------------------------------------------------------------ history
-const saveSoon = debounce((req, report) => {
-  if (app.historyReadOnly) return;
-  const key = JSON.stringify(req);
-  const idx = app.history.findIndex((e) => JSON.stringify(e.request) === key);
-  const entry = makeEntry(req, report);
-  if (idx >= 0) {
-    entry.id = app.history[idx].id;
-    app.history.splice(idx, 1);
+// Saved calculations: only on an explicit action (Save, or sharing / exporting a result), with a name and a pin.
+
+/** Save `req` with its `report` (an entry for the same inputs moves to the top, keeping its name and pin). */
+function saveEntry(req, report) {
+  if (!req || !report) return null;
+  if (app.historyReadOnly) {
+    notice("warn", t("n.history_newer"), "notice-history");
+    return null;
   }
-  app.history.unshift(entry);
-  app.history = app.history.slice(0, MAX_ENTRIES);
+  const key = requestKey(req);
+  const entry = makeEntry(toRequest(req), report);
+  const old = app.history.find((e) => requestKey(e.request) === key);
+  if (old) Object.assign(entry, { id: old.id, name: old.name, pinned: old.pinned });
+  app.history = trimEntries([entry, ...app.history.filter((e) => e !== old)]);
   saveHistory(app.history);
   renderHistory();
-}, HISTORY_SAVE_MS);
+  renderSaveState();
+  return entry;
+}
 
-function scheduleHistorySave(req, report) {
-  saveSoon(req, report);
+/** The result on screen is for the current inputs (what Save stores). */
+const resultIsCurrent = () =>
+  Boolean(app.report && app.reportRequest) && app.status !== "invalid" && requestKey(app.reportRequest) === requestKey(app.state);
+
+/** The Save button: saves the result on screen, or the next one when it is still being computed. */
+function onSave() {
+  if (resultIsCurrent() && app.status !== "pending" && app.status !== "waiting") {
+    saveEntry(app.reportRequest, app.report);
+  } else if (app.status !== "invalid") {
+    app.saveWanted = true; // saved when the report for these inputs arrives
+    renderSaveState();
+  }
+}
+
+function renderSaveState() {
+  const btn = $("#save-btn");
+  if (!btn) return;
+  const saved = resultIsCurrent() && app.history.some((e) => requestKey(e.request) === requestKey(app.reportRequest));
+  btn.disabled = app.status === "invalid" || (!app.report && app.engineState === "error");
+  btn.dataset.saved = saved ? "1" : "0";
+  btn.setAttribute("aria-pressed", String(saved));
+  btn.textContent = saved ? t("hist.saved") : app.saveWanted ? t("hist.saving") : t("hist.save");
+}
+
+function updateEntry(id, changes) {
+  const e = app.history.find((x) => x.id === id);
+  if (!e || app.historyReadOnly) return;
+  Object.assign(e, changes);
+  app.history = trimEntries(app.history);
+  saveHistory(app.history);
+  renderHistory();
+}
+
+function startRename(id) {
+  app.ui.editing = id;
+  renderHistory();
+  const input = $(`#history-list [data-id="${CSS.escape(id)}"] [data-testid=history-name-input]`);
+  input?.focus();
+  input?.select();
+}
+
+function finishRename(id, value, commit) {
+  if (app.ui.editing !== id) return;
+  app.ui.editing = null;
+  if (commit) updateEntry(id, { name: String(value || "").trim().slice(0, MAX_NAME) });
+  else renderHistory();
 }
 
 function renderHistory() {
   const list = $("#history-list");
   clear(list);
   if (!app.history.length) list.append(h("li.muted.empty", { testid: "history-empty", text: t("hist.empty") }));
+  const locale = getLang() === "zh-CN" ? "zh-CN" : "en-US";
   for (const e of app.history) {
     const s = e.summary;
     const checked = app.selected.has(e.id);
     const when = new Date(e.ts);
+    const title = e.name || s.model_name || e.request.model || "?";
+    const meta = [
+      e.name ? s.model_name || e.request.model : null,
+      t(`tab.${e.request.mode}`),
+      s.gpu_name ? `${s.num_devices > 1 ? `${s.num_devices}× ` : ""}${s.gpu_name}` : null,
+      when.toLocaleString(locale, { dateStyle: "short", timeStyle: "short" }),
+    ];
+    const editing = app.ui.editing === e.id;
+    const nameInput = editing
+      ? h("input.history-name", {
+          type: "text",
+          testid: "history-name-input",
+          value: e.name,
+          maxlength: MAX_NAME,
+          placeholder: s.model_name || "",
+          "aria-label": t("hist.name_label"),
+          onkeydown: (ev) => {
+            if (ev.key === "Enter") finishRename(e.id, ev.target.value, true);
+            else if (ev.key === "Escape") finishRename(e.id, "", false);
+            else return;
+            ev.preventDefault();
+          },
+          onblur: (ev) => finishRename(e.id, ev.target.value, true),
+        })
+      : null;
     const li = h(
-      "li.history-item",
-      { testid: "history-item", dataset: { id: e.id } },
+      `li.history-item${e.pinned ? ".pinned" : ""}`,
+      { testid: "history-item", dataset: { id: e.id, pinned: e.pinned ? "1" : "0" } },
       h("input", {
         type: "checkbox",
         testid: "history-select",
@@ -498,18 +818,36 @@ function renderHistory() {
           renderHistory();
         },
       }),
-      h(
-        "button.history-restore",
-        { type: "button", testid: "history-restore", title: t("hist.restore"), onclick: () => restoreEntry(e) },
-        h("span.h-model", { text: s.model_name || e.request.model || "?" }),
-        h("span.h-meta.muted", {
-          text: [t(`tab.${e.request.mode}`), s.gpu_name ? `${s.num_devices > 1 ? `${s.num_devices}× ` : ""}${s.gpu_name}` : null, when.toLocaleString(getLang() === "zh-CN" ? "zh-CN" : "en-US", { dateStyle: "short", timeStyle: "short" })]
-            .filter(Boolean)
-            .join(" · "),
+      nameInput ||
+        h(
+          "button.history-restore",
+          { type: "button", testid: "history-restore", title: t("hist.restore"), onclick: () => restoreEntry(e) },
+          h("span.h-model", { testid: "history-title", text: title }),
+          h("span.h-meta.muted", { text: meta.filter(Boolean).join(" · ") }),
+          h(`span.h-total${s.fits === false ? ".bad" : ""}`, { text: `${gb(s.total_bytes)} GB` }),
+        ),
+      h("div.h-actions", [
+        h("button.icon-btn.small.h-pin", {
+          type: "button",
+          testid: "history-pin",
+          "aria-pressed": String(e.pinned),
+          "aria-label": e.pinned ? t("hist.unpin") : t("hist.pin"),
+          title: e.pinned ? t("hist.unpin") : t("hist.pin"),
+          text: e.pinned ? "★" : "☆",
+          disabled: app.historyReadOnly,
+          onclick: () => updateEntry(e.id, { pinned: !e.pinned }),
         }),
-        h(`span.h-total${s.fits === false ? ".bad" : ""}`, { text: `${gb(s.total_bytes)} GB` }),
-      ),
-      h("button.icon-btn.small", { type: "button", testid: "history-delete", "aria-label": t("hist.delete"), title: t("hist.delete"), text: "×", onclick: () => deleteEntry(e.id) }),
+        h("button.icon-btn.small", {
+          type: "button",
+          testid: "history-rename",
+          "aria-label": t("hist.rename"),
+          title: t("hist.rename"),
+          text: "✎",
+          disabled: app.historyReadOnly,
+          onclick: () => (editing ? finishRename(e.id, $("[data-testid=history-name-input]", li)?.value, true) : startRename(e.id)),
+        }),
+        h("button.icon-btn.small", { type: "button", testid: "history-delete", "aria-label": t("hist.delete"), title: t("hist.delete"), text: "×", onclick: () => deleteEntry(e.id) }),
+      ]),
     );
     list.append(li);
   }
@@ -525,25 +863,24 @@ function restoreEntry(e) {
 }
 
 function deleteEntry(id) {
-  saveSoon.cancel();
   app.history = app.history.filter((e) => e.id !== id);
   app.selected.delete(id);
   if (!app.historyReadOnly) saveHistory(app.history);
   renderHistory();
+  renderSaveState();
   if (!$("#compare").hidden) renderCompare();
 }
 
 function clearHistory() {
   if (!app.history.length) return;
   if (!confirm(t("hist.confirm_clear"))) return;
-  saveSoon.cancel();
   app.history = [];
   app.selected.clear();
   if (!app.historyReadOnly) saveHistory([]);
   renderHistory();
+  renderSaveState();
   $("#compare").hidden = true;
 }
-
 function renderCompare() {
   const box = $("#compare");
   const entries = app.history.filter((e) => app.selected.has(e.id)).slice(0, 4);
@@ -559,7 +896,7 @@ function renderCompare() {
   const table = h(
     "table.compare-table",
     { testid: "compare-table" },
-    h("thead", h("tr", h("td"), entries.map((e) => h("th", { scope: "col", text: e.summary.model_name || e.request.model || "?" })))),
+    h("thead", h("tr", h("td"), entries.map((e) => h("th", { scope: "col", text: e.name || e.summary.model_name || e.request.model || "?" })))),
     h(
       "tbody",
       row(t("hist.mode"), (e) => t(`tab.${e.request.mode}`)),
@@ -577,18 +914,24 @@ function renderCompare() {
   box.scrollIntoView({ block: "nearest" });
 }
 
+
 // ------------------------------------------------------------------------------------------------ share / export
 async function onShare() {
   const req = toRequest(app.state);
-  const url = await shareUrl(req);
-  history.replaceState(null, "", url);
+  const frag = await encodeState(req);
+  const url = new URL(location.href);
+  url.hash = frag;
+  app.url.written = frag;
+  history.replaceState(history.state, "", url.href);
+  // Sharing a result saves it (when the result on screen is for these inputs).
+  if (resultIsCurrent()) saveEntry(app.reportRequest, app.report);
   const field = $("#share-url");
   field.hidden = false;
-  field.value = url;
+  field.value = url.href;
   field.select();
   let copied = false;
   try {
-    await navigator.clipboard.writeText(url);
+    await navigator.clipboard.writeText(url.href);
     copied = true;
   } catch {
     copied = false;
@@ -605,33 +948,53 @@ function currentExport() {
 function exportAs(kind) {
   const { report, req } = currentExport();
   if (!report) return;
+  saveEntry(req, report); // an exported result is saved too
   const base = `vram-${(report.estimate.model.id || "custom").replace(/[^\w.-]+/g, "_")}-${req.mode}`;
   if (kind === "md") download(`${base}.md`, "text/markdown;charset=utf-8", toMarkdown(req, report, t));
   if (kind === "csv") download(`${base}.csv`, "text/csv;charset=utf-8", toCSV(req, report));
   if (kind === "json") download(`${base}.json`, "application/json", toJSON(req, report, { engine_version: app.perf.version }));
 }
 
+/**
+ * Apply the state in the address. initial: at page load (before the first render). Later (hashchange: a link
+ * pasted into this page, Back/Forward between such entries) it replaces every tab; an empty address means the
+ * defaults; a plain anchor such as #result is not a state and is ignored.
+ */
 async function applyFragment({ initial }) {
   const frag = location.hash.slice(1);
-  if (!frag) return false;
+  if (!initial && frag === app.url.written) return false; // what this page wrote itself
+  let req;
   try {
-    const req = await decodeFragment(frag);
-    if (!req) return false;
-    loadRequest(req, { render: !initial });
-    app.fromLink = true;
-    app.report = null;
-    app.reportRequest = null;
-    if (!initial) scheduleRecalc(true);
-    return true;
+    req = await decodeFragment(frag);
   } catch (err) {
     notice("error", t("n.link_bad", { msg: firstLine(err.message) }), "notice-link");
-    history.replaceState(null, "", location.pathname + location.search);
+    app.url.written = "";
+    history.replaceState(history.state, "", location.pathname + location.search);
     if (!initial) {
-      loadRequest({ ...DEFAULTS });
+      loadRequest({ ...DEFAULTS }, { resetTabs: true });
       scheduleRecalc(true);
     }
     return false;
   }
+  if (!req) {
+    if (frag || initial) return false;
+    app.url.written = "";
+    loadRequest({ ...DEFAULTS }, { resetTabs: true });
+    scheduleRecalc(true);
+    return true;
+  }
+  clearNotices("notice-link");
+  app.linkFixes = 0;
+  app.url.written = frag;
+  loadRequest(req, { render: !initial, resetTabs: !initial });
+  app.fromLink = true;
+  if (initial) pickInitialReport();
+  else {
+    app.report = null;
+    app.reportRequest = null;
+    scheduleRecalc(true);
+  }
+  return true;
 }
 
 // ------------------------------------------------------------------------------------------------ theme, keys
@@ -730,6 +1093,11 @@ function wireStatic() {
   $("#lang-select").addEventListener("change", (ev) => switchLang(ev.target.value));
   $("#help-btn").addEventListener("click", () => $("#shortcuts").showModal());
   $("#share-btn").addEventListener("click", onShare);
+  $("#save-btn").addEventListener("click", onSave);
+  $("#mini-result").addEventListener("click", () => {
+    $("#result").scrollIntoView({ block: "start" });
+    $("#result").focus({ preventScroll: true });
+  });
   $("#export-md").addEventListener("click", () => exportAs("md"));
   $("#export-csv").addEventListener("click", () => exportAs("csv"));
   $("#export-json").addEventListener("click", () => exportAs("json"));
@@ -739,13 +1107,39 @@ function wireStatic() {
   $("#inputs").addEventListener("submit", (ev) => ev.preventDefault());
   document.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", () => applyFragment({ initial: false }));
+  // Leaving or hiding the page (reload, another page, a phone's app switcher): write a pending address now, and
+  // note which address the page is left with (see writeSession).
+  window.addEventListener("pagehide", () => {
+    app.url.leaving = location.hash.slice(1);
+    syncUrlSoon.cancel();
+    syncUrl().catch(() => {});
+    writeSession();
+  });
+  window.addEventListener("pageshow", (ev) => {
+    if (ev.persisted) app.url.leaving = null; // back from the back/forward cache: still this page
+  });
+  document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && syncUrlSoon.flush());
   window.addEventListener("storage", (ev) => {
     if (ev.key && ev.key.startsWith("vram-insight:history")) {
       const h2 = loadHistory();
       app.history = h2.entries;
       renderHistory();
+      renderSaveState();
     }
   });
+}
+
+/** The presets: put into the page by build.py, else site/app/presets.json. */
+async function loadPresets() {
+  const inline = readJsonBlock("prerendered-presets");
+  if (Array.isArray(inline)) return inline;
+  try {
+    const res = await fetch(new URL("./presets.json", import.meta.url));
+    const list = res.ok ? await res.json() : [];
+    return Array.isArray(list) ? list : [];
+  } catch {
+    return [];
+  }
 }
 
 async function main() {
@@ -758,6 +1152,7 @@ async function main() {
   // Pre-rendered data: the catalog lists and the default report, computed by CPython at build time.
   const cat = readJsonBlock("prerendered-catalog");
   if (cat && Array.isArray(cat.models) && Array.isArray(cat.gpus)) app.catalog = cat;
+  app.presets = await loadPresets();
   const pre = readJsonBlock("prerendered-report");
   if (pre) {
     const report = pre.estimate ? pre : pre.report;
@@ -766,7 +1161,7 @@ async function main() {
     if (report && report.estimate) {
       app.report = report;
       app.reportRequest = req;
-      app.state = { ...req };
+      activate({ ...req });
       app.status = "prerendered";
     }
   }
@@ -774,8 +1169,20 @@ async function main() {
   const hist = loadHistory();
   app.history = hist.entries;
   app.historyReadOnly = hist.readOnly;
-  // A share link replaces the default inputs (validated again by the engine once it is up).
-  await applyFragment({ initial: true });
+  // Inputs: the other tabs from this browser tab's session (a reload), then the address (a share link, or this
+  // page's own state before a reload); both are validated again by the engine once it is up.
+  const { active, fresh } = restoreSessionTabs();
+  if (fresh) {
+    // Reopened with the address it was left with (reload, Back): the session has the latest inputs.
+    activate(app.tabs[active]);
+    pickInitialReport();
+    app.url.written = location.hash.slice(1);
+    syncUrlSoon();
+  } else if (!(await applyFragment({ initial: true }))) {
+    if (location.hash.length > 1 && active) activate(app.tabs[active]); // e.g. #result
+    else activate(app.report && app.reportRequest ? { ...app.reportRequest } : newTab("inference"));
+    pickInitialReport();
+  }
   renderAll();
   if (hist.skipped) notice("warn", t("n.history_skipped", { n: hist.skipped }), "notice-history");
   if (hist.error) notice("warn", t("n.history_unreadable"), "notice-history");

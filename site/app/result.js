@@ -2,10 +2,34 @@
 // inverse answer, throughput estimates and recommended GPUs. Data is only ever set as text.
 import { append, clear, h, s } from "./dom.js";
 import { fmtInt, fmtNum, fmtParams, fmtPct, fmtUsd, GB, gb, gib } from "./format.js";
-import { has, t } from "./i18n.js";
+import { has, renderMessage, t } from "./i18n.js";
 import { diffFromDefaults, FIELD_BY_KEY } from "./fields.js";
 
 export const PALETTE = 10;
+
+/**
+ * One engine message (assumption, warning, note, reason) as an element, in the user's language when the site has
+ * a translation of its code (see i18n.js renderMessage). data-msg holds the code ("" for a plain string) and
+ * data-translated whether the current language's template was used.
+ */
+export function msgNode(tag, m, attrs = {}) {
+  const r = renderMessage(m);
+  return h(tag, { ...attrs, text: r.text, dataset: { ...(attrs.dataset || {}), msg: r.code || "", translated: r.translated ? "1" : "0" } });
+}
+
+/**
+ * The components worth a row: those that round to at least 0.01 GB, in the engine's order. The others (e.g. the
+ * last token's logits in inference, < 1 MB) are still in the total; they are named in a note under the table.
+ */
+export function splitComponents(components) {
+  const shown = [];
+  const small = [];
+  for (const [name, v] of Object.entries(components)) {
+    if (!(v > 0)) continue;
+    (v >= 0.005 * GB ? shown : small).push([name, v]);
+  }
+  return { shown, small };
+}
 
 export function componentLabel(name) {
   const key = `c.${name}`;
@@ -28,7 +52,7 @@ export function donut(components, total, opts = {}) {
   });
   svg.append(s("circle", { cx: size / 2, cy: size / 2, r, class: "donut-track", "stroke-width": 22, fill: "none" }));
   let offset = 0;
-  const entries = Object.entries(components).filter(([, v]) => v > 0);
+  const entries = splitComponents(components).shown;
   const sum = entries.reduce((a, [, v]) => a + v, 0) || 1;
   entries.forEach(([name, v], i) => {
     const len = (v / sum) * c;
@@ -141,8 +165,8 @@ function vllmBlock(report) {
 function componentsTable(e) {
   const tbody = h("tbody");
   const total = e.total_bytes || 1;
-  // Zero-byte components (e.g. gradients in inference) are left out; colours follow the donut's order.
-  Object.entries(e.components).filter(([, v]) => v > 0).forEach(([name, v], i) => {
+  // Zero-byte and sub-0.01 GB components are left out (see splitComponents); colours follow the donut's order.
+  splitComponents(e.components).shown.forEach(([name, v], i) => {
     tbody.append(
       h(
         "tr",
@@ -182,6 +206,13 @@ function componentsTable(e) {
   );
 }
 
+function smallComponentsNote(e) {
+  const { small } = splitComponents(e.components);
+  if (!small.length) return null;
+  const items = small.map(([name, v]) => `${componentLabel(name)} (${fmtNum(v / 1e6, 1)} MB)`).join(", ");
+  return h("p.muted.small.small-components", { testid: "small-components", text: t("r.small_components", { items }) });
+}
+
 function kv(label, value, testid) {
   return h("div.kv", { testid }, h("dt", { text: label }), h("dd", { text: value }));
 }
@@ -201,7 +232,7 @@ function paramsBlock(e) {
 function inverseBlock(report) {
   const i = report.inverse;
   if (!i) return null;
-  const notes = (i.notes || []).map((n) => h("li", { text: n }));
+  const notes = (i.notes || []).map((n) => msgNode("li", n));
   return h(
     "section.card.sub",
     { testid: "inverse" },
@@ -230,30 +261,35 @@ function throughputBlock(report) {
     { testid: "throughput" },
     h("h3", {}, t("r.throughput"), " ", h("span.badge.badge-est", { text: t("r.estimate_badge") })),
     rows.length ? h("dl.kvs", rows) : h("p.muted", { text: "—" }),
-    h("ul.notes", [...(tp.notes || []).map((n) => h("li", { text: n })), h("li", { text: t("r.throughput_help") })]),
+    h("ul.notes", [...(tp.notes || []).map((n) => msgNode("li", n)), h("li", { text: t("r.throughput_help") })]),
   );
 }
 
 function recsBlock(report) {
   const recs = report.recommendations || [];
   if (!recs.length) return h("section.card.sub", { testid: "recommendations" }, h("h3", { text: t("r.recs") }), h("p.muted", { text: t("r.no_recs") }));
-  const tbody = h("tbody");
+  // On a phone each row is a card (styles.css): every cell carries its column's name in data-label. Explicit roles
+  // keep the table semantics when CSS lays the rows out as blocks.
+  const cols = [t("r.per_device_gb"), t("r.headroom"), t("r.price"), t("r.cloud_price")];
+  const cell = (i, text) => h("td.num", { role: "cell", dataset: { label: cols[i] }, text });
+  const tbody = h("tbody", { role: "rowgroup" });
   for (const r of recs) {
+    const why = [r.strategy, r.reason].filter(Boolean);
     tbody.append(
       h(
         "tr",
-        { dataset: { gpu: r.gpu } },
+        { role: "row", dataset: { gpu: r.gpu } },
         h(
-          "th",
-          { scope: "row" },
-          h("span", { text: r.count > 1 ? `${r.count}× ${r.gpu_name}` : r.gpu_name }),
-          h("div.muted.small", { text: [r.strategy, r.reason].filter(Boolean).join(" · ") }),
+          "th.rec-gpu",
+          { scope: "row", role: "rowheader" },
+          h("span.rec-name", { text: r.count > 1 ? `${r.count}× ${r.gpu_name}` : r.gpu_name }),
+          why.length ? h("div.muted.small", why.map((m, i) => [i ? " · " : null, msgNode("span", m)])) : null,
         ),
-        h("td.num", { text: `${gb(r.per_device_bytes)} / ${gb(r.capacity_bytes)}` }),
-        h("td.num", { text: fmtPct(r.headroom_fraction, 0) }),
+        cell(0, `${gb(r.per_device_bytes)} / ${gb(r.capacity_bytes)}`),
+        cell(1, fmtPct(r.headroom_fraction, 0)),
         // Both prices are for the whole configuration (all `count` cards), as the engine reports them.
-        h("td.num", { text: r.launch_price_usd ? fmtUsd(r.launch_price_usd) : "—" }),
-        h("td.num", { text: r.cloud_usd_per_hour ? fmtUsd(r.cloud_usd_per_hour, 2) : "—" }),
+        cell(2, r.launch_price_usd ? fmtUsd(r.launch_price_usd) : "—"),
+        cell(3, r.cloud_usd_per_hour ? fmtUsd(r.cloud_usd_per_hour, 2) : "—"),
       ),
     );
   }
@@ -264,16 +300,16 @@ function recsBlock(report) {
     h(
       "div.table-scroll",
       h(
-        "table.recs",
+        "table.recs.stack",
+        { role: "table", testid: "recs-table" },
         h(
           "thead",
+          { role: "rowgroup" },
           h(
             "tr",
-            h("th", { scope: "col", text: "GPU" }),
-            h("th.num", { scope: "col", text: t("r.per_device_gb") }),
-            h("th.num", { scope: "col", text: t("r.headroom") }),
-            h("th.num", { scope: "col", text: t("r.price") }),
-            h("th.num", { scope: "col", text: "$/h" }),
+            { role: "row" },
+            h("th", { scope: "col", role: "columnheader", text: t("r.gpu") }),
+            cols.map((c) => h("th.num", { scope: "col", role: "columnheader", text: c })),
           ),
         ),
         tbody,
@@ -301,6 +337,39 @@ function inputsBlock(request, report) {
     { testid: "print-inputs" },
     h("h3", { text: t("r.inputs") }),
     h("dl.kvs", items.map(([k, v]) => kv(k, v))),
+  );
+}
+
+/**
+ * The compact total + fit bar that stays at the top of a phone's screen while the inputs are edited
+ * (#mini-result; main.js shows it when the result's own total is scrolled out of view).
+ */
+export function renderMini(box, report, status) {
+  if (!box) return;
+  clear(box);
+  if (!report) {
+    box.dataset.empty = "1";
+    return;
+  }
+  delete box.dataset.empty;
+  const e = report.estimate;
+  const fit = report.fit;
+  const ratio = fit ? fit.required_bytes / fit.capacity_bytes : null;
+  const level = !fit ? "none" : !fit.fits ? "bad" : ratio > 0.9 ? "warn" : "ok";
+  box.dataset.status = status;
+  const fill = h("span.mini-fill");
+  if (ratio !== null) fill.style.width = `${Math.min(ratio, 1) * 100}%`; // CSSOM (strict CSP)
+  box.append(
+    h("span.mini-model", { text: e.model.name }),
+    h(
+      "span.mini-total",
+      { testid: "mini-total", dataset: { totalBytes: String(e.total_bytes) } },
+      h("strong", { text: gb(e.total_bytes) }),
+      " GB",
+      e.num_devices > 1 ? h("span.muted", { text: ` ${t("r.per_device")}` }) : null,
+    ),
+    fit ? h(`span.badge.badge-${level}`, { testid: "mini-verdict", text: fit.fits ? t("r.fits") : t("r.no_fit") }) : null,
+    fit ? h(`span.mini-bar.bar-${level}`, { "aria-hidden": "true" }, fill) : null,
   );
 }
 
@@ -337,13 +406,14 @@ export function renderResult(root, report, request, status) {
     }),
   );
   const warnings = (e.warnings || []).length
-    ? h("ul.warnings", { testid: "warnings", role: "note" }, e.warnings.map((w) => h("li", { text: w })))
+    ? h("ul.warnings", { testid: "warnings", role: "note" }, e.warnings.map((w) => msgNode("li", w)))
     : null;
   append(root, [
     head,
     h("div.result-top", total, fitBlock(report)),
     warnings,
     h("div.breakdown", h("div.chart", donut(e.components, e.total_bytes)), h("div.table-scroll", componentsTable(e))),
+    smallComponentsNote(e),
     h("p.muted.small.units-note", { text: t("r.units_note") }),
     vllmBlock(report),
     paramsBlock(e),
@@ -353,7 +423,7 @@ export function renderResult(root, report, request, status) {
       h("summary", { text: `${t("r.assumptions")} (${e.assumptions.length})` }),
       h(
         "ul",
-        e.assumptions.map((a) => h("li", { text: a })),
+        e.assumptions.map((a) => msgNode("li", a)),
       ),
     ),
     h("div.subgrid", inverseBlock(report), throughputBlock(report)),
@@ -361,4 +431,5 @@ export function renderResult(root, report, request, status) {
     inputsBlock(request, report),
   ]);
   root.dataset.status = status;
+  renderMini(document.getElementById("mini-result"), report, status);
 }

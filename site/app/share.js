@@ -48,11 +48,20 @@ async function pipe(bytes, stream) {
   return out;
 }
 
+const COMPRESS_ABOVE = 400; // bytes of JSON; below this the plain form is shorter
+
+/** The plain (uncompressed) fragment, synchronously; null when the compressed form may be shorter. */
+export function encodeStateSync(request) {
+  const raw = new TextEncoder().encode(JSON.stringify(diffFromDefaults(request)));
+  if (raw.length > COMPRESS_ABOVE && typeof CompressionStream === "function") return null;
+  return `v${LINK_VERSION}.${b64urlEncode(raw)}`;
+}
+
 export async function encodeState(request) {
   const json = JSON.stringify(diffFromDefaults(request));
   const raw = new TextEncoder().encode(json);
   let frag = `v${LINK_VERSION}.${b64urlEncode(raw)}`;
-  if (raw.length > 400 && typeof CompressionStream === "function") {
+  if (raw.length > COMPRESS_ABOVE && typeof CompressionStream === "function") {
     try {
       const z = `v${LINK_VERSION}z.${b64urlEncode(await pipe(raw, new CompressionStream("deflate-raw")))}`;
       if (z.length < frag.length) frag = z;

@@ -5,8 +5,9 @@
  *   engine.onState(cb)                 cb(state, detail) now and on every change; returns an unsubscribe function
  *   await engine.ready                 -> { boot_ms, info }   (rejects with an Error if the engine cannot start)
  *   await engine.call(op, payload)     -> the `result` of vram_insight.web_api.call(op, JSON)
- *                                         rejects with Error(message) and `.field` (string|null) when the engine
- *                                         answers {"ok": false, ...}; `.op` names the op
+ *                                         rejects with Error(message) and `.field` (string|null), `.code` and
+ *                                         `.params` (the message code, for translation; null when the engine
+ *                                         sends none) when the engine answers {"ok": false, ...}; `.op` names the op
  *   engine.stats                       { boot_ms, last_call_ms, last_engine_ms, calls, timings, started_at_ms,
  *                                           ready_at_ms }   last_call_ms: round trip; last_engine_ms: in Python
  *                                         timings: the worker's boot phases (ms) and heap_bytes (wasm memory);
@@ -60,6 +61,8 @@ function setState(state, detail) {
 function engineError(message, extra = {}) {
   const err = new Error(message);
   err.field = extra.field ?? null;
+  err.code = typeof extra.code === "string" && extra.code ? extra.code : null;
+  err.params = extra.params && typeof extra.params === "object" ? extra.params : null;
   if (extra.op) err.op = extra.op;
   if (extra.cause) err.cause = extra.cause;
   return err;
@@ -112,7 +115,14 @@ function onMessage(event) {
     if (reply && reply.ok === true) entry.resolve(reply.result);
     else {
       const e = (reply && reply.error) || {};
-      entry.reject(engineError(e.message || "The engine rejected the request.", { field: e.field ?? null, op: entry.op }));
+      entry.reject(
+        engineError(e.message || "The engine rejected the request.", {
+          field: e.field ?? null,
+          code: e.code,
+          params: e.params,
+          op: entry.op,
+        }),
+      );
     }
   } else if (msg.type === "ready") {
     if (engine.state === "error") return;

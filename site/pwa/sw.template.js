@@ -7,8 +7,9 @@
  *   version never captures a stale file (GitHub Pages sends max-age=600 for everything);
  * - activate: delete every other "vram-insight-*" cache, take control of open pages;
  * - fetch: same-origin GETs only (cross-origin requests, e.g. the explicit Hugging Face config fetch, are never
- *   touched or cached). Precached files: cache first. Navigations to the app: the cached page (works offline).
- *   Other pages (static model pages): network first, cached copy offline, else the app.
+ *   touched or cached). Precached files: cache first. Navigations to a precached page (the app as "./", the engine
+ *   console as "console/"): the cached page, so each works offline even if it was never visited online. Other pages
+ *   (static model pages): network first, cached copy offline, else the app.
  */
 const VERSION = "__CACHE_VERSION__";
 const PREFIX = "vram-insight-";
@@ -50,6 +51,14 @@ self.addEventListener("activate", (event) => {
 
 const appPage = async () => (await caches.open(CACHE)).match(APP);
 
+// A navigation's page in the precache: "console/" and "console/index.html" are the precached "console/".
+function precachedPage(path) {
+  const dir = path === "" || path.endsWith("/") ? path : path.endsWith("/index.html") ? path.slice(0, -10) : null;
+  if (dir === null) return null;
+  const href = new URL(dir || "./", SCOPE).href;
+  return PRECACHED.has(href) ? href : null;
+}
+
 async function cacheFirst(request, href) {
   const cache = await caches.open(CACHE);
   const hit = await cache.match(href);
@@ -83,11 +92,12 @@ self.addEventListener("fetch", (event) => {
   if (path === "sw.js" || path === "health.json") return; // always from the network
 
   if (request.mode === "navigate") {
-    if (path === "" || path === "index.html") {
+    const page = path === "index.html" ? APP : precachedPage(path);
+    if (page) {
       event.respondWith(
         (async () => {
-          const app = await appPage();
-          if (app) return app;
+          const hit = await (await caches.open(CACHE)).match(page);
+          if (hit) return hit;
           return fetch(request);
         })(),
       );
