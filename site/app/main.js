@@ -7,6 +7,7 @@ import { fmtNum, gb } from "./format.js";
 import { applyStatic, getLang, initI18n, setLang, t } from "./i18n.js";
 import { loadHistory, makeEntry, MAX_ENTRIES, saveHistory } from "./history.js";
 import { componentLabel, renderResult } from "./result.js";
+import { faultNotice, faultText, isRestartFault } from "./recovery.js";
 import { decodeFragment, shareUrl } from "./share.js";
 import { toCSV, toJSON, toMarkdown } from "./export.js";
 
@@ -27,6 +28,7 @@ const app = {
   status: "prerendered",
   engine: null,
   engineState: "loading",
+  engineBusy: false, // a call has been running for a while (engine-client.js's onBusy): the pill says so
   errors: {},
   ui: { search: "", customOpen: false, configSummary: "", lastModel: { text: DEFAULTS.model, multimodal: null } },
   history: [],
@@ -123,8 +125,9 @@ function setStatus(status) {
 
 function renderEngineStatus() {
   const pill = $("[data-testid='engine-status']");
-  pill.dataset.state = app.engineState;
-  $(".engine-status-text", pill).textContent = t(`eng.${app.engineState}`);
+  const shown = app.engineState === "ready" && app.engineBusy ? "busy" : app.engineState;
+  pill.dataset.state = shown;
+  $(".engine-status-text", pill).textContent = t(`eng.${shown}`);
   $("[data-testid='perf-boot']").textContent = app.perf.boot === null ? "—" : `${fmtNum(app.perf.boot / 1000, 2)} s`;
   $("[data-testid='perf-last']").textContent = app.perf.last === null ? "—" : `${fmtNum(app.perf.last, 1)} ms`;
   $("[data-testid='perf-count']").textContent = String(app.perf.count);
@@ -316,10 +319,11 @@ async function recalc() {
 }
 
 function handleEngineError(err, seq, version, t0) {
+  if (isRestartFault(err)) return recoverFromFault(err); // even when stale: the later inputs waited behind it
   if (seq !== app.seq || version !== app.version) return;
   app.perf.last = performance.now() - t0;
   renderEngineStatus();
-  const msg = firstLine(err && err.message);
+  const msg = faultText(err) || firstLine(err && err.message);
   if (app.fromLink) {
     // A link whose values the engine rejects: say so and fall back to the default view.
     app.fromLink = false;
@@ -339,6 +343,17 @@ function handleEngineError(err, seq, version, t0) {
   if (app.report) setStatus("invalid");
 }
 
+// --- watchdog recovery (site reliability): the engine hung, crashed or answered garbage on some inputs and was
+// restarted (engine-client.js). Say which inputs, put the last valid ones back in the form; the result for them is
+// recomputed as soon as the new worker is ready (startEngine's onState).
+function recoverFromFault(err) {
+  const good = app.reportRequest || toRequest({ ...DEFAULTS });
+  notice("error", faultNotice(err, good, app.engine?.limits?.call_timeout_ms), "notice-engine-fault");
+  if (app.fromLink) history.replaceState(null, "", location.pathname + location.search);
+  loadRequest(good);
+  scheduleRecalc(true);
+}
+
 async function startEngine() {
   const mod = await engineModule;
   if (!mod || !mod.engine) {
@@ -351,10 +366,16 @@ async function startEngine() {
   app.engine = engine;
   const onState = (st) => {
     if (st === "ready" && !app.perf.boot) return; // wait for `ready` to resolve (boot time known)
+    const was = app.engineState;
     app.engineState = st;
     renderEngineStatus();
+    if (st === "ready" && was === "restarting") scheduleRecalc(true); // replay the (restored) inputs
   };
   if (typeof engine.onState === "function") engine.onState(onState);
+  engine.onBusy?.((busy) => {
+    app.engineBusy = busy;
+    renderEngineStatus();
+  });
   try {
     const ready = await engine.ready;
     app.perf.boot = ready && typeof ready.boot_ms === "number" ? ready.boot_ms : performance.now();
@@ -421,7 +442,7 @@ async function applyConfigText(text, { err, note }) {
     scheduleRecalc(true);
   } catch (e) {
     note.textContent = "";
-    configError(err, firstLine(e.message));
+    configError(err, faultText(e) || firstLine(e.message));
   }
 }
 
