@@ -155,3 +155,303 @@ def test_non_finite_reply_is_a_clear_translated_message(browser, base_url):
         assert "Infinity" not in body and "malformed" not in body
     finally:
         s.close()
+
+
+# ================================================================================================ history salvage
+KEY = "vram-insight:history"
+E1 = {"id": "a1", "ts": 1_700_000_000_000, "request": {"mode": "inference"}, "summary": {"total_bytes": 16e9}}
+E2 = {
+    "id": "b2",
+    "ts": 1_700_000_100_000,
+    "request": {"mode": "training", "seq_len": 1024},
+    "summary": {"total_bytes": 50e9, "model_name": "Llama"},
+}
+GOOD = json.dumps({"schema": 1, "entries": [E1, E2]})
+BAD_ITEMS = ["garbage", 7, {"id": "c3", "ts": 1, "request": {"mode": "nope"}, "summary": {"total_bytes": 1}}]
+LEGACY = {"time": 1_700_000_000_000, "request": {"mode": "finetune"}, "total_bytes": 2e10}
+
+# (name, stored value (None: key absent), options, expected) -- expected: entries (ids or a count), outcome:
+#   "aside_raw"  the whole stored value is kept, byte for byte, under an aside key that reads back intact
+#   "aside_bad"  the entries that do not validate (count) are kept under an aside key; the rest stay in the main key
+#   "untouched"  nothing could be set aside / must not be written: the main key still holds the original after a save
+#   "clean"      understood as is
+#   notices: the i18n keys the user is shown (read, then saving one more entry)
+CORRUPTION_CASES = [
+    ("not JSON", "{oops", {}, (0, "aside_raw", ["n.history_aside_all"])),
+    ("truncated JSON", GOOD[: len(GOOD) // 2], {}, (0, "aside_raw", ["n.history_aside_all"])),
+    ("JSON number", "42", {}, (0, "aside_raw", ["n.history_aside_all"])),
+    ("JSON string", '"hello"', {}, (0, "aside_raw", ["n.history_aside_all"])),
+    ("JSON null", "null", {}, (0, "aside_raw", ["n.history_aside_all"])),
+    ("JSON true", "true", {}, (0, "aside_raw", ["n.history_aside_all"])),
+    ("double-encoded history", json.dumps(GOOD), {}, (["a1", "b2"], "aside_raw", ["n.history_aside_all"])),
+    (
+        'schema "1" (a string)',
+        json.dumps({"schema": "1", "entries": [E1, E2]}),
+        {},
+        (["a1", "b2"], "aside_raw", ["n.history_aside_all"]),
+    ),
+    (
+        "schema -1",
+        json.dumps({"schema": -1, "entries": [E1, E2]}),
+        {},
+        (["a1", "b2"], "aside_raw", ["n.history_aside_all"]),
+    ),
+    (
+        "schema 1.5",
+        json.dumps({"schema": 1.5, "entries": [E1]}),
+        {},
+        (["a1"], "aside_raw", ["n.history_aside_all"]),
+    ),
+    (
+        "schema null",
+        json.dumps({"schema": None, "entries": [E1]}),
+        {},
+        (["a1"], "aside_raw", ["n.history_aside_all"]),
+    ),
+    (
+        "schema missing",
+        json.dumps({"entries": [E1, E2]}),
+        {},
+        (["a1", "b2"], "aside_raw", ["n.history_aside_all"]),
+    ),
+    (
+        "entries as an object map",
+        json.dumps({"schema": 1, "entries": {"a1": {k: v for k, v in E1.items() if k != "id"}, "b2": E2}}),
+        {},
+        (["a1", "b2"], "aside_raw", ["n.history_aside_all"]),
+    ),
+    (
+        "entries as a JSON string",
+        json.dumps({"schema": 1, "entries": json.dumps([E1, E2])}),
+        {},
+        (["a1", "b2"], "aside_raw", ["n.history_aside_all"]),
+    ),
+    ("entries missing", json.dumps({"schema": 1}), {}, (0, "aside_raw", ["n.history_aside_all"])),
+    (
+        "entries in another wrapper",
+        json.dumps({"data": {"history": {"list": [E1, E2]}}, "note": "exported"}),
+        {},
+        (["a1", "b2"], "aside_raw", ["n.history_aside_all"]),
+    ),
+    (
+        "some bad entries",
+        json.dumps({"schema": 1, "entries": [E1, *BAD_ITEMS, E2]}),
+        {},
+        (["a1", "b2"], ("aside_bad", 3), ["n.history_aside_bad"]),
+    ),
+    (
+        "duplicate ids",
+        json.dumps({"schema": 1, "entries": [E1, {**E2, "id": "a1"}]}),
+        {},
+        (["a1"], ("aside_bad", 1), ["n.history_aside_bad"]),
+    ),
+    (
+        "schema 0 array with a bad item",
+        json.dumps([LEGACY, "junk"]),
+        {},
+        (1, "aside_raw", ["n.history_aside_bad"]),
+    ),
+    (
+        "newer schema 99",
+        json.dumps({"schema": 99, "entries": [E1], "future": True}),
+        {},
+        (["a1"], "untouched", ["n.history_newer"]),
+    ),
+    (
+        "huge unreadable value, no room for a copy",
+        "{" + "x" * 450_000,
+        {"quota": 800_000},
+        (0, "untouched", ["n.history_aside_failed"]),
+    ),
+    (
+        "bad entries, no room for a copy",
+        json.dumps({"schema": 1, "entries": [E1, {"pad": "y" * 300_000}]}),
+        {"quota": 500_000},
+        (["a1"], "untouched", ["n.history_aside_failed"]),
+    ),
+    (
+        "more entries than the limit",
+        json.dumps({"schema": 1, "entries": [{**E1, "id": f"e{i}"} for i in range(60)]}),
+        {},
+        (50, ("aside_bad", 10), ["n.history_aside_bad"]),
+    ),
+    # Not corruption, but the same promise: quota and unavailable storage are said, nothing stored is lost.
+    ("valid history", GOOD, {}, (["a1", "b2"], "clean", [])),
+    (
+        "quota on write: oldest entries dropped, said",
+        json.dumps({"schema": 1, "entries": [{**E1, "id": f"e{i}", "pad": "z" * 2000} for i in range(40)]}),
+        {"quota": 40 * 2200, "bigEntry": 84_000},
+        (40, "clean", ["n.history_quota_dropped"]),
+    ),
+    (
+        "quota on write: nothing fits",
+        None,
+        {"quota": 1000, "filler": 990},
+        (0, "clean", ["n.history_quota_full"]),
+    ),
+    ("storage throws on read", GOOD, {"throwOnRead": True}, (0, "untouched", ["n.history_unavailable"])),
+]
+
+SALVAGE_HARNESS = """
+async ([cases, key]) => {
+  const store = await import('./app/history-store.js');
+  const hist = await import('./app/history.js');
+  class FakeStorage {
+    constructor(quota, throwOnRead) { this.map = new Map(); this.quota = quota; this.throwOnRead = throwOnRead; }
+    get length() { return this.map.size; }
+    key(i) { return [...this.map.keys()][i] ?? null; }
+    used(except) { let n = 0; for (const [k, v] of this.map) if (k !== except) n += k.length + v.length; return n; }
+    getItem(k) { if (this.throwOnRead) throw new DOMException('denied', 'SecurityError'); return this.map.has(k) ? this.map.get(k) : null; }
+    setItem(k, v) {
+      v = String(v);
+      if (this.used(k) + k.length + v.length > this.quota) throw new DOMException('full', 'QuotaExceededError');
+      this.map.set(k, v);
+    }
+    removeItem(k) { this.map.delete(k); }
+  }
+  const out = [];
+  for (const [name, value, opts] of cases) {
+    const st = new FakeStorage(opts.quota ?? 5_000_000, !!opts.throwOnRead);
+    if (opts.filler) st.setItem('other-app', 'f'.repeat(opts.filler));
+    if (value !== null) { const t = st.throwOnRead; st.throwOnRead = false; st.setItem(key, value); st.throwOnRead = t; }
+    const problems = [];
+    const off = store.onStoreProblem((p) => problems.push(p.key));
+    const read = store.readStore(st, hist.FORMAT);
+    const afterRead = st.throwOnRead ? null : st.getItem(key);
+    // Then the app saves one more calculation, as it does after every result.
+    const fresh = { id: 'new1', ts: Date.now(), request: { mode: 'inference', seq_len: 2048 },
+                    summary: { total_bytes: 1e10, model_name: 'N', pad: 'q'.repeat(opts.bigEntry ?? 0) } };
+    const entry = hist.FORMAT.validEntry(fresh);
+    if (opts.bigEntry) entry.summary.model_name = 'q'.repeat(opts.bigEntry);
+    store.writeStore(st, hist.FORMAT, [entry, ...read.entries]);
+    off();
+    st.throwOnRead = false;
+    const aside = read.aside.map((k) => [k, st.getItem(k)]);
+    out.push({ name, ids: read.entries.map((e) => e.id), tss: read.entries.map((e) => e.ts), readOnly: read.readOnly,
+               notices: [...read.notices.map((n) => n.key), ...problems], aside,
+               main: st.getItem(key), afterRead, asideKeys: [...st.map.keys()].filter((k) => k.startsWith(key + ':aside:')) });
+  }
+  return out;
+}
+"""
+
+
+def test_history_salvage_loses_nothing_in_every_corruption_case(browser, base_url):
+    s = Session(browser, base_url)
+    try:
+        page = s.page
+        page.route(
+            "**/engine-worker.mjs", lambda route: route.abort()
+        )  # pure storage logic: no engine needed
+        page.goto(base_url)
+        page.wait_for_selector("html[data-app-ready='1']")
+        results = page.evaluate(SALVAGE_HARNESS, [[[n, v, o] for n, v, o, _ in CORRUPTION_CASES], KEY])
+        lost = []
+        for (name, value, _opts, (entries, outcome, notices)), r in zip(
+            CORRUPTION_CASES, results, strict=True
+        ):
+            assert r["name"] == name
+            if isinstance(entries, int):
+                assert len(r["ids"]) == entries, (name, r["ids"])
+            else:
+                assert r["ids"] == entries, (name, r["ids"])
+            assert r["notices"] == notices, (name, r["notices"])
+            main = json.loads(r["main"]) if outcome != "untouched" and r["main"] else None
+            if outcome == "aside_raw":
+                assert len(r["aside"]) == 1 and r["aside"][0][1] == value, name  # byte for byte, read back
+                assert r["asideKeys"] == [r["aside"][0][0]], name
+                assert not r["readOnly"], name
+                # The salvaged entries and the new one are saved; the original lives on under the aside key.
+                assert [e["id"] for e in main["entries"]] == ["new1", *r["ids"]], name
+            elif isinstance(outcome, tuple):
+                assert len(r["aside"]) == 1, name
+                kept = json.loads(r["aside"][0][1])["entries"]
+                assert len(kept) == outcome[1], (name, kept)
+                # Every stored item is either in the main key (valid) or aside (the rest): none lost.
+                original = json.loads(value)
+                original = original if isinstance(original, list) else original["entries"]
+                assert main["entries"][0]["id"] == "new1", name  # saving works again
+                assert len(kept) + len(r["ids"]) == len(original), name
+
+                def in_main(e, r=r):  # read as a valid entry (and so shown and saved)
+                    return isinstance(e, dict) and (e.get("id") in r["ids"] or e.get("time") in r["tss"])
+
+                assert all(e in kept or in_main(e) for e in original), name
+            elif outcome == "untouched":
+                assert r["readOnly"] and r["aside"] == [] and r["asideKeys"] == [], name
+                assert r["main"] == value, f"{name}: the original was overwritten"
+            else:
+                assert r["aside"] == [] and not r["readOnly"], name
+            if value is not None and r["main"] != value and not r["aside"]:
+                # Rewritten without a copy: only allowed when the whole value was understood.
+                was = json.loads(value)["entries"]
+                now = {e["id"] for e in json.loads(r["main"])["entries"]}
+                lost += [f"{name}: {e['id']}" for e in was if e["id"] not in now]
+        # Quota on write drops the oldest entries to save the newest, and says so (the one case that loses
+        # entries: the browser has no room; nothing else is lost).
+        dropped = [x for x in lost if x.startswith("quota on write")]
+        assert lost == dropped and dropped, lost
+        assert s.errors == []
+    finally:
+        s.close()
+
+
+ASIDE_VALUES = """() => Object.keys(localStorage).filter((k) => k.startsWith('vram-insight:history:aside:'))
+  .map((k) => [k, localStorage.getItem(k)])"""
+
+
+def test_history_unknown_schema_is_set_aside_in_the_real_page(browser, base_url):
+    s = Session(browser, base_url)
+    try:
+        page = s.page
+        open_app(page, base_url, ready=False)
+        stored = json.dumps({"schema": "1", "entries": {"b2": E2}})
+        page.evaluate("v => localStorage.setItem('vram-insight:history', v)", stored)
+        page.reload()
+        page.wait_for_selector("html[data-app-ready='1']")
+        notice = page.text_content("[data-testid=notice-history]")
+        aside = page.evaluate(ASIDE_VALUES)
+        assert len(aside) == 1 and aside[0][1] == stored
+        assert aside[0][0] in notice and "1 entries were recovered" in notice, notice
+        assert page.locator("[data-testid=history-item]").count() == 1  # the salvaged entry is shown
+        # The app computes and saves; the copy is untouched and the salvaged entry is saved with the new one.
+        wait_engine_ready(page)
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=history-item]').length >= 2")
+        assert page.evaluate(ASIDE_VALUES) == aside
+        saved = page.evaluate("() => JSON.parse(localStorage.getItem('vram-insight:history'))")
+        assert saved["schema"] == 1 and [e["id"] for e in saved["entries"]][1:] == ["b2"]
+        assert s.errors == []
+    finally:
+        s.close()
+
+
+def test_history_too_big_to_copy_is_left_untouched(browser, base_url):
+    """A 4.5 MB unreadable value cannot be copied within Chromium's localStorage quota: it must stay as it is."""
+    s = Session(browser, base_url)
+    try:
+        page = s.page
+        open_app(page, base_url, ready=False)
+        size = 4_500_000
+        page.evaluate(
+            "n => localStorage.setItem('vram-insight:history', '{' + 'x'.repeat(n - 1))",
+            size,
+        )
+        page.reload()
+        page.wait_for_selector("html[data-app-ready='1']")
+        notice = page.text_content("[data-testid=notice-history]")
+        assert "too full to keep a copy" in notice and "4.5 MB" in notice, notice
+        wait_engine_ready(page)
+        wait_live(page)
+        page.fill("[data-testid=input-seq_len]", "2048")  # another result: the app would save it
+        wait_live(page)
+        page.wait_for_timeout(2_000)  # past the history save delay (main.js HISTORY_SAVE_MS)
+        check = page.evaluate(
+            """n => { const v = localStorage.getItem('vram-insight:history');
+                      return [v.length === n, v[0] === '{' && v.slice(1) === 'x'.repeat(n - 1)]; }""",
+            size,
+        )
+        assert check == [True, True]
+        assert page.evaluate(ASIDE_VALUES) == []
+        assert s.errors == []
+    finally:
+        s.close()

@@ -6,6 +6,7 @@ import { buildForm, CONFIG_MAX_BYTES, showErrors, syncControls, updateVisibility
 import { fmtNum, gb } from "./format.js";
 import { applyStatic, getLang, initI18n, setLang, t } from "./i18n.js";
 import { loadHistory, makeEntry, MAX_ENTRIES, saveHistory } from "./history.js";
+import { onStoreProblem } from "./history-store.js";
 import { componentLabel, renderResult } from "./result.js";
 import { faultNotice, faultText, isRestartFault } from "./recovery.js";
 import { decodeFragment, shareUrl } from "./share.js";
@@ -798,9 +799,9 @@ async function main() {
   // A share link replaces the default inputs (validated again by the engine once it is up).
   await applyFragment({ initial: true });
   renderAll();
-  if (hist.skipped) notice("warn", t("n.history_skipped", { n: hist.skipped }), "notice-history");
-  if (hist.error) notice("warn", t("n.history_unreadable"), "notice-history");
-  if (hist.readOnly) notice("warn", t("n.history_newer"), "notice-history");
+  // History salvage and quota problems (history-store.js), said in the user's language.
+  if (hist.notices.length) notice("warn", hist.notices.map((n) => t(n.key, n.params)).join(" "), "notice-history");
+  onStoreProblem((n) => notice("warn", t(n.key, n.params), "notice-history"));
   wireStatic();
   document.documentElement.dataset.appReady = "1";
   await startEngine();
