@@ -7,6 +7,7 @@ import { fmtNum, gb } from "./format.js";
 import { applyStatic, getLang, initI18n, setLang, t } from "./i18n.js";
 import { loadHistory, makeEntry, MAX_ENTRIES, saveHistory } from "./history.js";
 import { onStoreProblem } from "./history-store.js";
+import { watchForUpdates } from "./sw-update.js";
 import { componentLabel, renderResult } from "./result.js";
 import { faultNotice, faultText, isRestartFault } from "./recovery.js";
 import { decodeFragment, shareUrl } from "./share.js";
@@ -803,6 +804,7 @@ async function main() {
   if (hist.notices.length) notice("warn", hist.notices.map((n) => t(n.key, n.params)).join(" "), "notice-history");
   onStoreProblem((n) => notice("warn", t(n.key, n.params), "notice-history"));
   wireStatic();
+  watchForUpdates().catch((err) => console.warn("update check", err)); // one version per page (sw-update.js)
   document.documentElement.dataset.appReady = "1";
   await startEngine();
 }
