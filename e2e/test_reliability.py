@@ -8,10 +8,26 @@ hook for them.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
+import shutil
+import threading
 from pathlib import Path
 
-from conftest import Session, engine_report, open_app, shown_total, wait_engine_ready, wait_live
+import pytest
+
+from conftest import (
+    Session,
+    engine_report,
+    free_port,
+    load_build_module,
+    open_app,
+    shown_total,
+    wait_engine_ready,
+    wait_http,
+    wait_live,
+)
 from vram_insight.schemas import EstimateRequest
 
 DEFAULTS = EstimateRequest().model_dump(mode="json")
@@ -455,3 +471,113 @@ def test_history_too_big_to_copy_is_left_untouched(browser, base_url):
         assert s.errors == []
     finally:
         s.close()
+
+
+# ================================================================================================ service worker
+VERSION_RE = re.compile(r'const VERSION = "([^"]+)"')
+META_RE = re.compile(r'<meta name="vram-build" content="([^"]+)">')
+
+
+def make_v2(v1: Path, v2: Path) -> tuple[str, str]:
+    """A second deploy: a copy of the built site with changed strings and its own build id (as a rebuild would
+    give: the id is the hash of the precached bytes). Returns (v1 id, v2 id)."""
+    shutil.copytree(v1, v2)
+    v1_id = VERSION_RE.search((v1 / "sw.js").read_text()).group(1)
+    assert META_RE.search((v1 / "index.html").read_text()).group(1) == v1_id  # build.py stamped the page
+    v2_id = hashlib.sha256(f"{v1_id}+v2".encode()).hexdigest()[:16]
+
+    def rewrite(rel: str, fn) -> None:
+        path = v2 / rel
+        path.write_text(fn(path.read_text(encoding="utf-8")), encoding="utf-8")
+        for ext in (".br", ".gz"):
+            path.with_name(path.name + ext).unlink(missing_ok=True)
+
+    def strings(suffix: str):
+        def fn(text: str) -> str:
+            table = json.loads(text)
+            table["tab.inference"] += suffix
+            return json.dumps(table, ensure_ascii=False)
+
+        return fn
+
+    rewrite("i18n/en.json", strings(" (v2)"))
+    rewrite("i18n/zh-CN.json", strings("（v2）"))
+    rewrite("sw.js", lambda text: text.replace(v1_id, v2_id))
+    rewrite("index.html", lambda text: text.replace(v1_id, v2_id))
+    return v1_id, v2_id
+
+
+def one_version(page) -> dict:
+    """What this page runs: its own build id, the build its service worker serves, and the strings a lazy fetch
+    gets now (what the page would show after a language switch)."""
+    return page.evaluate(
+        """async () => {
+          const ctl = navigator.serviceWorker.controller;
+          const sw = ctl && await new Promise((resolve) => {
+            const ch = new MessageChannel();
+            ch.port1.onmessage = (ev) => resolve(ev.data.version);
+            ctl.postMessage({ type: 'VERSION' }, [ch.port2]);
+          });
+          const zh = await (await fetch('i18n/zh-CN.json')).json();
+          const en = await (await fetch('i18n/en.json')).json();
+          return { page: document.querySelector('meta[name=vram-build]').content, sw,
+                   zh: zh['tab.inference'], en: en['tab.inference'] };
+        }"""
+    )
+
+
+def test_service_worker_update_never_mixes_versions(browser, site_dir_or_none, tmp_path):
+    if site_dir_or_none is None:
+        pytest.skip("E2E_BASE_URL given: the update test needs a local build to deploy twice")
+    v1 = Path(site_dir_or_none)
+    v1_id, v2_id = make_v2(v1, tmp_path / "v2")
+    server = load_build_module().make_server(v1, free_port())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    wait_http(url)
+    s = Session(browser, url, locale="en-US")
+    try:
+        page = s.page
+        open_app(page, url)
+        for _ in range(3):  # the first visit installs the service worker; it controls the page from then on
+            if page.evaluate("() => !!navigator.serviceWorker.controller"):
+                break
+            page.reload()
+            page.wait_for_selector("html[data-app-ready='1']")
+        v1_view = {"page": v1_id, "sw": v1_id, "zh": "推理", "en": "Inference"}
+        assert one_version(page) == v1_view
+
+        server.RequestHandlerClass.root = tmp_path / "v2"  # deploy
+        page.reload()
+        page.wait_for_selector("html[data-app-ready='1']")
+        # The first load after the deploy is still entirely the old version, strings loaded later included...
+        assert one_version(page) == v1_view
+        page.select_option("[data-testid=lang-select]", "zh-CN")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=tab-inference]').textContent === '推理'"
+        )
+        # ...while the new version installs in the background, waits, and the page offers it.
+        page.wait_for_selector("[data-testid=notice-update]", timeout=120_000)
+        assert "重新加载以更新" in page.text_content("[data-testid=notice-update]")
+        other = s.new_page()  # a second tab, opened now, is the old version too
+        open_app(other, url, ready=False)
+        assert one_version(other)["page"] == v1_id and one_version(other)["zh"] == "推理"
+
+        # Accepting the update reloads every open page into the new version.
+        with page.expect_navigation(), other.expect_navigation():
+            page.click("[data-testid=update-reload]")
+        for p in (page, other):
+            p.wait_for_selector("html[data-app-ready='1']")
+            p.wait_for_function(
+                f"() => document.querySelector('meta[name=vram-build]').content === '{v2_id}'"
+            )
+            assert one_version(p) == {"page": v2_id, "sw": v2_id, "zh": "推理（v2）", "en": "Inference (v2)"}
+        assert page.text_content("[data-testid=tab-inference]") == "推理（v2）"
+        assert page.evaluate("caches.keys()") == [f"vram-insight-{v2_id}"]  # the old version's cache is gone
+        wait_engine_ready(page)  # the runtime and wheels come from the new cache
+        wait_live(page)
+        assert s.errors == []
+    finally:
+        s.close()
+        server.shutdown()
+        server.server_close()
