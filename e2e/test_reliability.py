@@ -581,3 +581,21 @@ def test_service_worker_update_never_mixes_versions(browser, site_dir_or_none, t
         s.close()
         server.shutdown()
         server.server_close()
+
+
+def test_worker_that_always_fails_ends_in_error_not_a_restart_loop(browser, base_url):
+    s = faulty_session(browser, base_url, {"crash": '"seq_len":'})  # every engine call crashes from now on
+    try:
+        page = s.page
+        page.goto(base_url)
+        page.wait_for_selector("html[data-app-ready='1']")
+        page.wait_for_selector(
+            "[data-testid=engine-status][data-state=error]", timeout=RECOVERY_TIMEOUT_MS * 2
+        )
+        assert page.evaluate("window.__vramApp.engine.stats.restarts") == 3  # engine-client.js MAX_RESTARTS
+        assert page.evaluate("window.__workers") == {"started": 4, "terminated": 4}
+        assert "stopped after 3 restarts" in page.text_content("[data-testid=notice-engine]")
+        assert page.is_visible("[data-testid=total-value]")  # the pre-rendered result is still shown
+        assert "Traceback" not in page.inner_text("body")
+    finally:
+        s.close()

@@ -366,12 +366,18 @@ async function startEngine() {
   }
   const engine = mod.engine;
   app.engine = engine;
-  const onState = (st) => {
+  const onState = (st, detail) => {
     if (st === "ready" && !app.perf.boot) return; // wait for `ready` to resolve (boot time known)
     const was = app.engineState;
     app.engineState = st;
     renderEngineStatus();
     if (st === "ready" && was === "restarting") scheduleRecalc(true); // replay the (restored) inputs
+    if (st === "error" && was !== "error" && app.perf.boot) {
+      // Restarts did not help (engine-client.js MAX_RESTARTS): say so; the last result stays on screen.
+      console.error("engine stopped", detail);
+      notice("error", t("n.engine_stopped", { n: engine.stats?.restarts ?? 0 }), "notice-engine");
+      if (app.report) setStatus("invalid");
+    }
   };
   if (typeof engine.onState === "function") engine.onState(onState);
   engine.onBusy?.((busy) => {

@@ -45,10 +45,10 @@ const BOOT_TIMEOUT_MS = 60_000;
 const CALL_TIMEOUT_MS = 10_000;
 // The status pill says "busy" only for calls longer than this, so ~2–50 ms recalculations do not make it flicker.
 const BUSY_AFTER_MS = 400;
-// A worker that keeps dying is not restarted forever: after MAX_RESTARTS within RESTART_WINDOW_MS the engine is
-// reported as failed.
+// A worker that keeps dying is not restarted forever: after MAX_RESTARTS restarts with no good reply in between
+// (the fresh worker cannot even answer the last valid inputs) the engine is reported as failed. Each restart
+// caused by one bad input is followed by a good reply, so a user may hit any number of them.
 const MAX_RESTARTS = 3;
-const RESTART_WINDOW_MS = 120_000;
 const SITE_ROOT = new URL("../", import.meta.url);
 const t0 = performance.now();
 
@@ -60,7 +60,7 @@ let worker = null;
 let generation = 0; // bumped on every (re)start: messages from a terminated worker are ignored
 let bootTimer = null;
 let booted = false; // the current worker said "ready"
-const restartTimes = [];
+let restartsInARow = 0; // restarts since the last good reply
 
 const stats = {
   boot_ms: null,
@@ -166,12 +166,11 @@ function fail(message, cause) {
 function restart(reason, op) {
   if (engine.state === "error") return;
   const now = performance.now();
-  while (restartTimes.length && now - restartTimes[0] > RESTART_WINDOW_MS) restartTimes.shift();
-  if (restartTimes.length >= MAX_RESTARTS) {
-    fail(`The engine stopped working (${restartTimes.length + 1} failures in a row; last: ${reason}).`);
+  if (restartsInARow >= MAX_RESTARTS) {
+    fail(`The engine stopped working (${restartsInARow + 1} failures in a row; last: ${reason}).`);
     return;
   }
-  restartTimes.push(now);
+  restartsInARow += 1;
   stats.restarts += 1;
   stats.last_restart = { reason, op: op ?? null, ms: Math.round(now) };
   console.warn(`[engine] restarting the worker (${reason}${op ? `, op ${op}` : ""})`);
@@ -218,6 +217,7 @@ function onReply(msg) {
     return;
   }
   const reply = checked.reply;
+  restartsInARow = 0; // this worker answers properly
   if (reply.ok) entry.resolve(reply.result);
   else {
     const e = reply.error;
