@@ -38,10 +38,10 @@ const RUNTIME = /*build:runtime*/ {
 const BOOT_TIMEOUT_MS = 60_000;
 // Watchdog: a call the worker has not answered after CALL_TIMEOUT_MS is taken as hung (Pyodide cannot be
 // interrupted from inside): the worker is terminated and a fresh one booted (files come from the cache).
-// Slowest legitimate calls measured in headless Chromium on a shared 2-core container (every catalog model × every
-// mode, 581 calls): "catalog" 1.6 s, the slowest full "report" 1.1 s, median report 21 ms (docs/reliability.md).
-// 10 s leaves ~6× headroom over the slowest call for a phone several times slower, and is still short enough
-// that a hang reads as a fault, not as "slow".
+// Slowest legitimate calls measured in headless Chromium on a shared 2-core container (bench/site_fuzz.py: every
+// catalog model × every mode as a full "report", 581 calls): "catalog" 0.33 s, slowest report 0.35 s, median
+// 15 ms; with a site build running alongside, 1.6 s and 1.1 s (docs/reliability.md). 10 s leaves ≥ 6× headroom
+// over the worst of these for a phone several times slower, and is short enough that a hang reads as a fault.
 const CALL_TIMEOUT_MS = 10_000;
 // The status pill says "busy" only for calls longer than this, so ~2–50 ms recalculations do not make it flicker.
 const BUSY_AFTER_MS = 400;
