@@ -62,7 +62,14 @@ function validEntry(e) {
 }
 
 // What history-store.js needs to read, salvage and write this format.
-export const FORMAT = { key: STORE_KEY, schema: SCHEMA, migrations: MIGRATIONS, validEntry, legacyEntry, max: MAX_ENTRIES };
+export const FORMAT = {
+  key: STORE_KEY,
+  schema: SCHEMA,
+  migrations: MIGRATIONS,
+  validEntry,
+  legacyEntry,
+  max: MAX_ENTRIES,
+};
 
 /**
  * Read the history. Returns {entries, readOnly, notices, aside} (history-store.js): whatever cannot be read is
