@@ -1738,6 +1738,21 @@ def render_service_worker(template: str, version: str, precache: list[str]) -> s
     )
 
 
+BUILD_META = re.compile(r'<meta name="vram-build" content="[^"]*">')
+
+
+def stamp_build_id(html: str, build_id: str) -> str:
+    """Write the build id (the service worker's cache version) into the app page's ``<meta name="vram-build">``,
+    so the page can check that the service worker controlling it serves the same build (site/app/sw-update.js).
+    The precache hash is taken before stamping: the id is a function of everything else, so it stays unique."""
+    if not re.fullmatch(r"[\w.-]+", build_id):
+        raise BuildError(f"unusable build id {build_id!r}")
+    stamped, n = BUILD_META.subn(f'<meta name="vram-build" content="{build_id}">', html, count=1)
+    if n != 1:
+        raise BuildError('site/index.html lacks <meta name="vram-build" content="dev">')
+    return stamped
+
+
 def list_files(out: Path) -> list[str]:
     return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
 
@@ -1758,6 +1773,8 @@ def write_service_worker(ctx: BuildContext) -> tuple[list[str], str]:
     version = cache_version(entries)
     template = (SITE / "pwa" / "sw.template.js").read_text(encoding="utf-8")
     (ctx.out / "sw.js").write_text(render_service_worker(template, version, precache), encoding="utf-8")
+    index = ctx.out / "index.html"
+    index.write_text(stamp_build_id(index.read_text(encoding="utf-8"), version), encoding="utf-8")
     return precache, version
 
 

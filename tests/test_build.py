@@ -358,6 +358,28 @@ def test_service_worker_template_renders() -> None:
         build.render_service_worker("const VERSION = '__CACHE_VERSION__';", "x", [])
 
 
+def test_service_worker_waits_for_the_user_and_answers_its_version() -> None:
+    """A new version must not take over open pages by itself (that mixed old pages with new files): it waits
+    until the page sends SKIP_WAITING, and tells pages which build it serves."""
+    sw = (ROOT / "site" / "pwa" / "sw.template.js").read_text()
+    code = re.sub(r"/\*.*?\*/", "", sw, flags=re.S)  # comments may mention it
+    assert code.count("skipWaiting()") == 1
+    assert re.search(r'type === "SKIP_WAITING"\) self\.skipWaiting\(\)', code)
+    assert 'type === "VERSION"' in code
+
+
+def test_build_id_is_stamped_into_the_app_page() -> None:
+    page = (ROOT / "site" / "index.html").read_text()
+    assert '<meta name="vram-build" content="dev">' in page
+    stamped = build.stamp_build_id(page, "0123456789abcdef")
+    assert '<meta name="vram-build" content="0123456789abcdef">' in stamped
+    assert stamped.replace("0123456789abcdef", "dev") == page  # nothing else changes
+    with pytest.raises(build.BuildError, match="vram-build"):
+        build.stamp_build_id("<html></html>", "abc")
+    with pytest.raises(build.BuildError, match="unusable"):
+        build.stamp_build_id(page, '"><script>')
+
+
 def test_engine_client_has_runtime_block() -> None:
     src = (ROOT / "site" / "engine" / "engine-client.js").read_text()
     assert len(build.RUNTIME_BLOCK.findall(src)) == 1

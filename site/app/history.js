@@ -1,31 +1,32 @@
 // Saved calculations in localStorage, with a stored-data schema version and migrations. Entries are saved only on
 // an explicit action (Save, or sharing / exporting a result), never just because a result was on screen.
-// Layout (schema 2): {"schema": 2, "entries": [{id, ts, request, summary, name, pinned}]}, newest first, at most
-// 50; pinned entries are kept when older ones make room. `name` is the user's label ("" = none).
+// Layout (schema 2): {"schema": 2, "entries": [{id, ts, request, summary, name, pinned}]}, pinned first, then
+// newest first, at most 50; pinned entries are kept when older ones make room. `name` is the user's label.
 // Schema 1 had no name/pinned; schema 0 was an unversioned array of {time, request, total_bytes} (early builds).
-// Both are migrated on read. An entry that does not validate is reported and skipped; the others are kept.
+// Both are migrated on read. Reading, salvage and saving are in history-store.js: whatever does not validate is
+// set aside under its own key, never lost.
 import { sanitizeRequest } from "./fields.js";
+import { readStore, writeStore } from "./history-store.js";
 
 export const STORE_KEY = "vram-insight:history";
 export const SCHEMA = 2;
 export const MAX_NAME = 80;
 export const MAX_ENTRIES = 50;
 
+// An entry as early builds stored it ({time, request, total_bytes}) -> the schema-1 shape.
+function legacyEntry(e, i = 0) {
+  if (!e || typeof e !== "object" || "summary" in e) return e;
+  return {
+    id: String(e.id ?? `m${Date.now().toString(36)}${i}`),
+    ts: typeof e.time === "number" ? e.time : Date.parse(e.time) || 0,
+    request: e.request,
+    summary: { total_bytes: e.total_bytes, model_name: e.model_name ?? e.request?.model ?? "?" },
+  };
+}
+
 const MIGRATIONS = {
   // 0 -> 1: wrap the bare array, rename time -> ts, total_bytes -> summary.total_bytes.
-  0: (data) => ({
-    schema: 1,
-    entries: (Array.isArray(data) ? data : []).map((e, i) =>
-      e && typeof e === "object"
-        ? {
-            id: String(e.id ?? `m${Date.now().toString(36)}${i}`),
-            ts: typeof e.time === "number" ? e.time : Date.parse(e.time) || 0,
-            request: e.request,
-            summary: { total_bytes: e.total_bytes, model_name: e.model_name ?? e.request?.model ?? "?" },
-          }
-        : e,
-    ),
-  }),
+  0: (data) => ({ schema: 1, entries: (Array.isArray(data) ? data : []).map((e, i) => legacyEntry(e, i)) }),
   // 1 -> 2: every entry gets a name ("" = none) and a pin flag (off).
   1: (data) => ({
     schema: 2,
@@ -73,54 +74,23 @@ function validEntry(e) {
   };
 }
 
+// What history-store.js needs to read, salvage and write this format.
+export const FORMAT = {
+  key: STORE_KEY,
+  schema: SCHEMA,
+  migrations: MIGRATIONS,
+  validEntry,
+  legacyEntry,
+  max: MAX_ENTRIES,
+};
+
 /**
- * Read the history. Returns {entries, skipped, error, readOnly}. `skipped` counts invalid entries (dropped at
- * the next write); `error` is set when the stored value as a whole is unreadable (it is kept aside, not lost).
+ * Read the history. Returns {entries, readOnly, notices, aside} (history-store.js): whatever cannot be read is
+ * set aside under its own key first; `readOnly` when the stored value must not be overwritten (written by a newer
+ * version, or no room to set it aside); `notices` are i18n keys + params for the user.
  */
 export function loadHistory() {
-  const st = storage();
-  const out = { entries: [], skipped: 0, error: null, readOnly: false };
-  if (!st) return out;
-  let raw;
-  try {
-    raw = st.getItem(STORE_KEY);
-  } catch (e) {
-    out.error = String(e.message || e);
-    return out;
-  }
-  if (raw === null) return out;
-  let data;
-  try {
-    data = JSON.parse(raw);
-  } catch {
-    try {
-      st.setItem(`${STORE_KEY}:unreadable`, raw);
-      st.removeItem(STORE_KEY);
-    } catch {
-      /* ignore */
-    }
-    out.error = "unreadable";
-    return out;
-  }
-  let version = Array.isArray(data) ? 0 : data && typeof data.schema === "number" ? data.schema : -1;
-  if (version < 0) {
-    out.error = "unreadable";
-    return out;
-  }
-  if (version > SCHEMA) {
-    // Written by a newer app version: show what we can, never overwrite it.
-    out.readOnly = true;
-  }
-  while (version < SCHEMA && MIGRATIONS[version]) {
-    data = MIGRATIONS[version](data);
-    version = data.schema;
-  }
-  const list = Array.isArray(data.entries) ? data.entries : [];
-  for (const e of list) {
-    const v = validEntry(e);
-    if (v) out.entries.push(v);
-    else out.skipped += 1;
-  }
+  const out = readStore(storage(), FORMAT);
   out.entries = trimEntries(out.entries);
   return out;
 }
@@ -131,24 +101,11 @@ export function trimEntries(entries) {
   return sorted.slice(0, MAX_ENTRIES);
 }
 
+/** Save (pinned first, then newest first, at most MAX_ENTRIES); false when nothing could be written. When storage
+ * is full the last entries (the oldest unpinned ones first) are dropped until the rest fits; quota problems are
+ * reported through history-store.js's onStoreProblem. */
 export function saveHistory(entries) {
-  const st = storage();
-  if (!st) return false;
-  let list = trimEntries(entries);
-  // Drop the oldest entries until it fits the storage quota (pasted configs can be large).
-  for (;;) {
-    try {
-      st.setItem(STORE_KEY, JSON.stringify({ schema: SCHEMA, entries: list }));
-      return true;
-    } catch {
-      // Over quota: drop the oldest unpinned entry (the last one when all are pinned).
-      if (!list.length) return false;
-      let drop = list.length - 1;
-      while (drop > 0 && list[drop].pinned) drop -= 1;
-      if (list[drop].pinned) drop = list.length - 1;
-      list = list.filter((_, i) => i !== drop);
-    }
-  }
+  return writeStore(storage(), FORMAT, trimEntries(entries)).ok;
 }
 
 export function makeEntry(request, report) {

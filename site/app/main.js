@@ -6,7 +6,10 @@ import { buildForm, CONFIG_MAX_BYTES, fieldLabel, markChanged, showErrors, syncC
 import { fmtNum, gb } from "./format.js";
 import { applyStatic, getLang, initI18n, msgText, setLang, t } from "./i18n.js";
 import { loadHistory, makeEntry, MAX_NAME, saveHistory, trimEntries } from "./history.js";
+import { onStoreProblem } from "./history-store.js";
+import { watchForUpdates } from "./sw-update.js";
 import { componentLabel, renderMini, renderResult } from "./result.js";
+import { faultNotice, faultText, isRestartFault } from "./recovery.js";
 import { decodeFragment, encodeState, encodeStateSync } from "./share.js";
 import { toCSV, toJSON, toMarkdown } from "./export.js";
 
@@ -36,6 +39,7 @@ const app = {
   status: "prerendered",
   engine: null,
   engineState: "loading",
+  engineBusy: false, // a call has been running for a while (engine-client.js's onBusy): the pill says so
   errors: {},
   ui: { search: "", customOpen: false, configSummary: "", configSummaries: {}, preset: {}, editing: null },
   history: [],
@@ -177,8 +181,9 @@ function setStatus(status) {
 
 function renderEngineStatus() {
   const pill = $("[data-testid='engine-status']");
-  pill.dataset.state = app.engineState;
-  $(".engine-status-text", pill).textContent = t(`eng.${app.engineState}`);
+  const shown = app.engineState === "ready" && app.engineBusy ? "busy" : app.engineState;
+  pill.dataset.state = shown;
+  $(".engine-status-text", pill).textContent = t(`eng.${shown}`);
   $("[data-testid='perf-boot']").textContent = app.perf.boot === null ? "—" : `${fmtNum(app.perf.boot / 1000, 2)} s`;
   $("[data-testid='perf-last']").textContent = app.perf.last === null ? "—" : `${fmtNum(app.perf.last, 1)} ms`;
   $("[data-testid='perf-count']").textContent = String(app.perf.count);
@@ -517,11 +522,12 @@ async function recalc() {
 }
 
 function handleEngineError(err, seq, version, t0) {
+  if (isRestartFault(err)) return recoverFromFault(err); // even when stale: the later inputs waited behind it
   if (seq !== app.seq || version !== app.version) return;
   app.perf.last = performance.now() - t0;
   renderEngineStatus();
   const field = err && typeof err.field === "string" && err.field ? err.field.split(".")[0] : null;
-  const msg = errorMessage(err, field);
+  const msg = faultText(err) || errorMessage(err, field);
   if (app.fromLink) return linkRejected(field, msg);
   // Shown under the input it is about (model for a config.json), or above the form naming the input.
   const key = field === "config" ? "model" : field;
@@ -584,6 +590,17 @@ function linkRejected(field, msg) {
   scheduleRecalc(true);
 }
 
+// --- watchdog recovery (site reliability): the engine hung, crashed or answered garbage on some inputs and was
+// restarted (engine-client.js). Say which inputs, put the last valid ones back in the form; the result for them is
+// recomputed as soon as the new worker is ready (startEngine's onState).
+function recoverFromFault(err) {
+  const good = app.reportRequest || toRequest({ ...DEFAULTS });
+  notice("error", faultNotice(err, good, app.engine?.limits?.call_timeout_ms), "notice-engine-fault");
+  if (app.fromLink) history.replaceState(null, "", location.pathname + location.search);
+  loadRequest(good);
+  scheduleRecalc(true);
+}
+
 async function startEngine() {
   const mod = await engineModule;
   if (!mod || !mod.engine) {
@@ -594,12 +611,24 @@ async function startEngine() {
   }
   const engine = mod.engine;
   app.engine = engine;
-  const onState = (st) => {
+  const onState = (st, detail) => {
     if (st === "ready" && !app.perf.boot) return; // wait for `ready` to resolve (boot time known)
+    const was = app.engineState;
     app.engineState = st;
     renderEngineStatus();
+    if (st === "ready" && was === "restarting") scheduleRecalc(true); // replay the (restored) inputs
+    if (st === "error" && was !== "error" && app.perf.boot) {
+      // Restarts did not help (engine-client.js MAX_RESTARTS): say so; the last result stays on screen.
+      console.error("engine stopped", detail);
+      notice("error", t("n.engine_stopped", { n: engine.stats?.restarts ?? 0 }), "notice-engine");
+      if (app.report) setStatus("invalid");
+    }
   };
   if (typeof engine.onState === "function") engine.onState(onState);
+  engine.onBusy?.((busy) => {
+    app.engineBusy = busy;
+    renderEngineStatus();
+  });
   try {
     const ready = await engine.ready;
     app.perf.boot = ready && typeof ready.boot_ms === "number" ? ready.boot_ms : performance.now();
@@ -666,7 +695,7 @@ async function applyConfigText(text, { err, note }) {
     scheduleRecalc(true);
   } catch (e) {
     note.textContent = "";
-    configError(err, msgText(errorMessage(e, "config")));
+    configError(err, faultText(e) || msgText(errorMessage(e, "config")));
   }
 }
 
@@ -1184,10 +1213,11 @@ async function main() {
     pickInitialReport();
   }
   renderAll();
-  if (hist.skipped) notice("warn", t("n.history_skipped", { n: hist.skipped }), "notice-history");
-  if (hist.error) notice("warn", t("n.history_unreadable"), "notice-history");
-  if (hist.readOnly) notice("warn", t("n.history_newer"), "notice-history");
+  // History salvage and quota problems (history-store.js), said in the user's language.
+  if (hist.notices.length) notice("warn", hist.notices.map((n) => t(n.key, n.params)).join(" "), "notice-history");
+  onStoreProblem((n) => notice("warn", t(n.key, n.params), "notice-history"));
   wireStatic();
+  watchForUpdates().catch((err) => console.warn("update check", err)); // one version per page (sw-update.js)
   document.documentElement.dataset.appReady = "1";
   await startEngine();
 }

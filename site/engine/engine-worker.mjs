@@ -5,6 +5,8 @@
  *   main -> worker  {type: "call", id, op, payload}                 payload is a JSON string
  *   worker -> main  {type: "ready", info, timings}                  `info` is web_api.call("info") 's result
  *   worker -> main  {type: "reply", id, reply, ms}                  reply is web_api's JSON string; ms: time in Python
+ *   worker -> main  {type: "crash", id, message, stack}             the call raised through web_api.call: the
+ *                                                                   runtime is suspect and the page replaces it
  *   worker -> main  {type: "fatal", message, stack}                 boot failed; the worker is useless
  * Calls that arrive before the engine is ready wait for it.
  *
@@ -87,8 +89,11 @@ function handleCall({ id, op, payload }) {
   try {
     reply = engineCall(String(op), typeof payload === "string" ? payload : JSON.stringify(payload ?? {}));
   } catch (err) {
-    // web_api.call never raises by contract; a Python crash (e.g. MemoryError) still gets a JSON reply.
-    reply = JSON.stringify({ ok: false, error: { message: `engine crashed: ${err?.message || err}`, field: null } });
+    // web_api.call never raises by contract, so an exception here means the Python runtime itself failed (a
+    // fatal Pyodide error, a wasm trap, memory exhaustion): this worker's state is suspect. The page replaces the
+    // worker; the traceback goes to its console, never into the page.
+    self.postMessage({ type: "crash", id, message: String(err?.message || err), stack: String(err?.stack || "") });
+    return;
   }
   self.postMessage({ type: "reply", id, reply, ms: now() - t0 });
 }

@@ -1,15 +1,21 @@
 /* VRAM Insight service worker. build.py renders this template into sw.js: __CACHE_VERSION__ becomes a hash of
- * every precached byte, __PRECACHE__ the list of precached paths (relative to this file, so the site works under
- * any sub-path).
+ * every precached byte (the build id, also stamped into index.html's <meta name="vram-build">), __PRECACHE__ the
+ * list of precached paths (relative to this file, so the site works under any sub-path).
  *
- * - install: precache the app shell, the Pyodide runtime and the wheels into "vram-insight-<version>";
- *   versioned vendor files may come from the HTTP cache, everything else is revalidated with the server so a new
- *   version never captures a stale file (GitHub Pages sends max-age=600 for everything);
+ * One version per page: every asset of a build (the page, app code, CSS, i18n JSON, the Pyodide runtime, the
+ * wheels) is served from that build's cache "vram-insight-<version>", so a page never mixes two deploys.
+ * - install: precache everything into the new version's cache, in the background, while the old version keeps
+ *   serving open pages. Versioned vendor files are copied from an older cache when present (else taken from the
+ *   HTTP cache); everything else is revalidated with the server so a new version never captures a stale file
+ *   (GitHub Pages sends max-age=600 for everything). The new worker then WAITS: no skipWaiting here.
+ * - message {type: "SKIP_WAITING"}: sent by the page when the user accepts "reload to update"
+ *   (site/app/sw-update.js); the new worker activates and every open page reloads into the new version.
+ * - message {type: "VERSION"}: answers {type: "VERSION", version} so a page can check it runs the same build.
  * - activate: delete every other "vram-insight-*" cache, take control of open pages;
  * - fetch: same-origin GETs only (cross-origin requests, e.g. the explicit Hugging Face config fetch, are never
- *   touched or cached). Precached files: cache first. Navigations to a precached page (the app as "./", the engine
- *   console as "console/"): the cached page, so each works offline even if it was never visited online. Other pages
- *   (static model pages): network first, cached copy offline, else the app.
+ *   touched or cached). Precached files: from this version's cache. Navigations to a precached page (the app as
+ *   "./", the engine console as "console/"): the cached page, so each works offline even if it was never visited
+ *   online. Other pages (static model pages): network first, cached copy offline, else the app.
  */
 const VERSION = "__CACHE_VERSION__";
 const PREFIX = "vram-insight-";
@@ -30,12 +36,27 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(CACHE);
-      await cache.addAll(
-        PRECACHE.map((p) => new Request(new URL(p, SCOPE).href, { cache: isImmutable(p) ? "default" : "no-cache" })),
-      );
-      await self.skipWaiting();
+      const fetched = [];
+      for (const p of PRECACHE) {
+        const href = new URL(p, SCOPE).href;
+        // A release-named vendor file already cached by an earlier version is the same bytes: reuse it.
+        const old = isImmutable(p) ? await caches.match(href) : undefined;
+        if (old) await cache.put(href, old);
+        else fetched.push(new Request(href, { cache: isImmutable(p) ? "default" : "no-cache" }));
+      }
+      await cache.addAll(fetched);
     })(),
   );
+});
+
+self.addEventListener("message", (event) => {
+  const type = event.data && event.data.type;
+  if (type === "SKIP_WAITING") self.skipWaiting();
+  else if (type === "VERSION") {
+    const answer = { type: "VERSION", version: VERSION };
+    if (event.ports && event.ports[0]) event.ports[0].postMessage(answer);
+    else event.source?.postMessage(answer);
+  }
 });
 
 self.addEventListener("activate", (event) => {
