@@ -311,7 +311,22 @@ class GgufLayout:
         )
 
 
+_LAYOUTS: dict[tuple[int, str], tuple[ArchSpec, GgufLayout]] = {}
+
+
 def gguf_layout(a: ArchSpec, counts: dict[str, int], fmt: str) -> GgufLayout:
+    """Per-tensor bytes of a llama.cpp GGUF file type (memoised per ArchSpec instance and type)."""
+    hit = _LAYOUTS.get((id(a), fmt))
+    if hit is not None and hit[0] is a:
+        return hit[1]
+    result = _gguf_layout(a, counts, fmt)
+    if len(_LAYOUTS) >= 64:
+        _LAYOUTS.pop(next(iter(_LAYOUTS)))
+    _LAYOUTS[(id(a), fmt)] = (a, result)
+    return result
+
+
+def _gguf_layout(a: ArchSpec, counts: dict[str, int], fmt: str) -> GgufLayout:
     """Per-tensor bytes of a llama.cpp GGUF file type (1-D tensors f32, matrices by :func:`gguf_matrix_type`)."""
     mix = GGUF_MIXES[fmt]
     from .params import (
