@@ -251,41 +251,46 @@ def _graph_moments(g: GraphTerms, lay: GgufLayout, p: Placement, kind_of: tuple[
     return moments, tensor, weight
 
 
-def compute_buffers(a: ArchSpec, lay: GgufLayout, p: Placement, kv: KvSpec, o: GraphOptions, n_gpus: int,
-                    terms: tuple[GraphTerms, GraphTerms], kind_of: tuple[int, ...]) -> Buffers:  # fmt: skip
-    """Compute buffer per backend: the larger of the prompt graph and the token-generation graph (``terms``)."""
-    pp, tensor, weight = _graph_moments(terms[0], lay, p, kind_of, o.offload_kqv, n_gpus)
-    tg, _, _ = _graph_moments(terms[1], lay, p, kind_of, o.offload_kqv, n_gpus)
-    merged: dict[int, dict[str, int]] = {}
-    for d in pp:
-        merged[d] = {k: max(pp[d].get(k, 0), tg[d].get(k, 0)) for k in {*pp[d], *tg[d]}}
-    t = max(o.n_tokens, o.n_seqs)
-    full_cells = kv.n_ctx_seq
+def _backend_sizes(a: ArchSpec, kv: KvSpec, o: GraphOptions, n_gpus: int, t: int,
+                   moments: dict[int, dict[str, int]]) -> tuple[list[tuple[int, str]], tuple[int, str]]:  # fmt: skip
+    """One graph's buffer per GPU and on the host: its largest moment, plus the inputs it keeps."""
     copies = SCHED_MAX_COPIES if o.pipeline else 1
-    gpu, phases = [], []
+    gpu = []
     for d in range(n_gpus):
-        live = merged[d]
+        live = moments[d]
         name = max(live, key=lambda k: live[k]) if live else ""
         size = live.get(name, 0)
         if size and copies > 1:
             # Pipeline parallelism: each GPU's graph inputs (hidden state in, KQ mask, positions) are kept in
             # SCHED_MAX_COPIES copies that are never freed (ggml-backend.cpp: set_input + set_output on copies).
             size += (copies - 1) * (
-                t * F32 * (a.hidden_size + 1) + mask_bytes(full_cells, t, o.flash, o.build, True)
+                t * F32 * (a.hidden_size + 1) + mask_bytes(kv.n_ctx_seq, t, o.flash, o.build, True)
             )
-        gpu.append(size)
-        phases.append(name)
+        gpu.append((size, name))
     # Host side (the CPU backend's buffer, CUDA_Host pinned memory when a GPU is present): the graph inputs that
     # are filled on the host — token embeddings (get_rows of token_embd), KQ mask(s), positions.
-    masks = mask_bytes(full_cells, t, o.flash, o.build, False)
+    masks = mask_bytes(kv.n_ctx_seq, t, o.flash, o.build, False)
     if kv.swa_cells:
         masks += mask_bytes(kv.swa_cells, t, o.flash, o.build, False)
     inputs = t * F32 * (a.hidden_size + 1) + masks
-    host_live = merged[CPU]
-    host_name = max(host_live, key=lambda k: host_live[k]) if host_live else "inputs"
+    live = moments[CPU]
+    name = max(live, key=lambda k: live[k]) if live else "inputs"
     if n_gpus == 0:
         # CPU only: the inputs are the first layer's input and mask, already inside the moments.
-        host = max(inputs, host_live.get(host_name, 0) + t * F32)
-    else:
-        host = inputs * copies + host_live.get(host_name, 0)
-    return Buffers(tuple(gpu), tuple(phases), host, host_name, tensor, weight)
+        return gpu, (max(inputs, live.get(name, 0) + t * F32), name)
+    return gpu, (inputs * copies + live.get(name, 0), name)
+
+
+def compute_buffers(a: ArchSpec, lay: GgufLayout, p: Placement, kv: KvSpec, o: GraphOptions, n_gpus: int,
+                    terms: tuple[GraphTerms, GraphTerms], kind_of: tuple[int, ...]) -> Buffers:  # fmt: skip
+    """Compute buffer per backend: the larger of the prompt graph and the token-generation graph (``terms``);
+    ggml-alloc keeps the buffer of the larger reservation (llama-context.cpp reserves pp, tg, then pp again)."""
+    pp, tensor, weight = _graph_moments(terms[0], lay, p, kind_of, o.offload_kqv, n_gpus)
+    tg, _, _ = _graph_moments(terms[1], lay, p, kind_of, o.offload_kqv, n_gpus)
+    gpu_pp, host_pp = _backend_sizes(a, kv, o, n_gpus, terms[0].t, pp)
+    gpu_tg, host_tg = _backend_sizes(a, kv, o, n_gpus, terms[1].t, tg)
+    gpu = [max(x, y) for x, y in zip(gpu_pp, gpu_tg, strict=True)]
+    host = max(host_pp, host_tg)
+    if tensor and not any(name == "op_offload" for _, name in gpu):
+        tensor, weight = "", 0  # the copy exists but another moment sizes the buffer
+    return Buffers(tuple(g for g, _ in gpu), tuple(n for _, n in gpu), host[0], host[1], tensor, weight)
