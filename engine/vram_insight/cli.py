@@ -165,7 +165,9 @@ def _mib(n: int) -> str:
 
 def _print_llama_cpp(info: dict[str, Any]) -> None:
     """The allocation as llama.cpp's load log shows it (buffer sizes in MiB), plus RAM and Ollama's view."""
-    rule = "output layer first" if info["build"] == "current" else "repeating layers first (before Dec 2025)"
+    rule = (
+        "output layer first" if info["build"] == "current" else "repeating layers first, pre-Dec-2025 build"
+    )
     slots = f"{info['n_seq_max']} slot{'s' if info['n_seq_max'] > 1 else ''}"
     print(f"  llama.cpp: offloaded {info['offloaded']} layers to GPU ({rule}); n_ctx {info['n_ctx']:,} "
           f"({slots}, {info['n_ctx_seq']:,} per slot), n_ubatch {info['n_ubatch']}, "

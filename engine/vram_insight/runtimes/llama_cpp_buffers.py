@@ -101,7 +101,7 @@ def attention_core(a: ArchSpec, t: int, n_kv: int, n_stream: int, o: GraphOption
     core = t * out * F32
     if o.kv_quantized and o.build == "current" and t > 1:
         # ggml_cuda_flash_attn_ext_get_f16_extra_data: the batched (tile/MMA) kernels read f16 K and V.
-        core += n_kv * n_stream * kv * 2
+        core += n_kv * n_stream * (kv if a.mla else 2 * kv) * 2  # MLA: V is a view of the K latent
     return core
 
 
