@@ -65,7 +65,7 @@ function fieldControl(f, value, ctx) {
       max: f.max,
       step: f.step || (f.type === "int" ? 1 : "any"),
       value: value === null || value === undefined ? "" : String(value),
-      placeholder: f.optional ? t("f.auto") : null,
+      placeholder: f.optional ? t(f.placeholder || "f.auto") : null,
     });
   }
   const label = h("label", { for: id, text: t(`f.${f.key}`) });
@@ -282,6 +282,9 @@ export function updateVisibility(form, state) {
     const key = wl === "inference" ? "f.batch_size_inf" : state.mode === "grpo" ? `f.batch_size_${state.rl_algorithm}` : "f.batch_size";
     bs.textContent = t(key);
   }
+  // llama.cpp: seq_len is its -c/--ctx-size, shared by the slots.
+  const sl = form.querySelector('.field[data-key="seq_len"] label');
+  if (sl) sl.textContent = t(wl === "inference" && state.runtime === "llama.cpp" ? "f.seq_len_llama" : "f.seq_len");
 }
 
 /** Put state values into controls (after a preset / link / history restore), leaving the focused one alone. */

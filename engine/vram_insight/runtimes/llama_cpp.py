@@ -356,12 +356,12 @@ def serving_phases(
         parts = {
             "weights": alloc.weights[CPU],
             "kv_cache": alloc.kv[CPU],
-            "activations": b.host + alloc.output_buffer,
+            "compute_buffer": b.host + alloc.output_buffer,
         }
         return [Phase("serving", parts)], 0
     d = alloc.binding_gpu
     parts = {"weights": alloc.weights[d] + (extra_gpu0 if d == 0 else 0), "kv_cache": alloc.kv[d],
-             "activations": alloc.buffers.gpu[d]}  # fmt: skip
+             "compute_buffer": alloc.buffers.gpu[d]}  # fmt: skip
     return [Phase("serving", parts)], plan.overhead
 
 
