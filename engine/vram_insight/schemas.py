@@ -98,6 +98,8 @@ class EstimateRequest(_Model):
             "(last repeating layers first; the output layer only when -ngl > the layer count)."
         ),
     )
+    # Dual-channel DDR5-5600: 2 channels × 8 B × 5600 MT/s = 89.6 GB/s (JEDEC JESD79-5 data rate on a 64-bit
+    # channel; Intel ARK lists "Max Memory Bandwidth 89.6 GB/s" for its dual-channel DDR5-5600 desktop CPUs).
     cpu_bandwidth_gbps: float = Field(
         default=89.6,
         gt=0.0,

@@ -16,8 +16,11 @@ that decide it (all intermediates are f32, 4 bytes):
 * the output: ``n_outputs × n_vocab`` logits above the final norm;
 * partial offload: for batches of at least 32 tokens (``GGML_OP_OFFLOAD_MIN_BATCH``, ggml-cuda.cu
   ``ggml_backend_cuda_device_offload_op``) the scheduler runs matrix products whose weight sits in host memory on the
-  GPU (``ggml_backend_sched_backend_id_from_cur``, "check if a backend with higher prio wants to offload the op"):
-  the weight is copied into the GPU compute buffer next to the product's input and output.
+  GPU (``ggml_backend_sched_backend_id_from_cur``, "check if a backend with higher prio wants to offload the op";
+  llama.cpp PR #6083: "The weights are now copied to VRAM in the compute buffer"): the weight is copied into the GPU
+  compute buffer next to the product's input and output. One weight copy at a time is what the published partial
+  offload logs show (Mistral-7B -ngl 20: 136 graph splits for 12 CPU layers, buffer = the output.weight moment);
+  MoE layers whose gate and up experts share a split may hold two copies, which is not modelled.
 """
 
 from __future__ import annotations
@@ -220,11 +223,13 @@ def _graph_moments(g: GraphTerms, lay: GgufLayout, p: Placement, kind_of: tuple[
             continue
         seen.add((k, d))
         if d == CPU:
-            if g.offload_active and offload_kqv:
-                put(0, "attention_cpu_layer", g.cpu_layer_attention_on_gpu[k])
-            elif not g.offload_active:
+            if not g.offload_active:
                 put(CPU, "attention", g.cpu_attention[k])
                 put(CPU, "ffn", g.cpu_ffn[k])
+            elif offload_kqv:
+                put(0, "attention_cpu_layer", g.cpu_layer_attention_on_gpu[k])
+            else:
+                put(CPU, "attention", g.cpu_attention_nkvo[k])
             continue
         if offload_kqv:
             put(d, "attention", g.gpu_attention[k])
