@@ -81,6 +81,7 @@ class EstimateRequest(_Model):
         le=1025,
         description="llama.cpp -ngl/--gpu-layers: layers on the GPU, counting the output layer (None = all).",
     )
+    # llama.cpp's defaults: n_ubatch 512 (common/common.h); at most 256 sequences (src/llama-cparams.h LLAMA_MAX_SEQ).
     ubatch_size: int = Field(default=512, ge=1, le=1 << 16, description="llama.cpp -ub/--ubatch-size.")
     parallel: int = Field(
         default=1, ge=1, le=256, description="llama.cpp -np/--parallel: slots sharing the context (seq_len)."

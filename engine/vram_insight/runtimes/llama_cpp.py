@@ -43,8 +43,6 @@ from .llama_cpp_layout import (
 )
 
 MiB = 1 << 20
-LLAMA_CPP_UBATCH = 512  # common/common.h: n_ubatch = 512
-MAX_SLOTS = 256  # src/llama-cparams.h LLAMA_MAX_SEQ: "n_seq_max must be <= 256"
 QUANTIZED_KV_TYPES = ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")  # common/arg.cpp kv_cache_types
 KV_TYPES = ("f32", "f16", "bf16", *QUANTIZED_KV_TYPES)
 KV_ALIASES = {"fp32": "f32", "fp16": "f16", "float16": "f16", "bfloat16": "bf16", "float32": "f32"}
