@@ -348,8 +348,12 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
     if mt == "chatglm" and cfg.get("rmsnorm") is False:
         norm = "layer"
 
+    # GPT-2 (Conv1D), GPT-NeoX (GPTNeoXConfig attention_bias=True, biased dense_h_to_4h/dense_4h_to_h) and Phi-1/2
+    # (biased q/k/v/dense and fc1/fc2) carry biases on every Linear unless the config says otherwise.
+    always_biased = mt in ("gpt2", "phi") or (mt == "gpt_neox" and cfg.get("attention_bias") is not False)
     qkv_bias = bool(
-        mt in ("qwen2", "qwen2_moe", "qwen2_5_vl", "qwen2_vl")
+        always_biased
+        or mt in ("qwen2", "qwen2_moe", "qwen2_5_vl", "qwen2_vl")
         or (mt in ("chatglm", "glm", "glm4") and cfg.get("add_qkv_bias"))
         or cfg.get("attention_bias")
         or cfg.get("qkv_bias")
@@ -357,13 +361,17 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
         or mt == "phi3small"
     )
     o_bias = bool(
-        (cfg.get("attention_bias") and mt not in ("qwen2", "qwen2_moe", "glm", "glm4"))
+        always_biased
+        or (cfg.get("attention_bias") and mt not in ("qwen2", "qwen2_moe", "glm", "glm4"))
         or (mt == "internlm2" and cfg.get("bias"))
         or (mt == "chatglm" and cfg.get("add_bias_linear"))
         or mt == "phi3small"
     )
     mlp_bias = bool(
-        cfg.get("mlp_bias") or (mt == "chatglm" and cfg.get("add_bias_linear")) or mt == "phi3small"
+        mt in ("gpt2", "gpt_neox", "phi")
+        or cfg.get("mlp_bias")
+        or (mt == "chatglm" and cfg.get("add_bias_linear"))
+        or mt == "phi3small"
     )
 
     qk_norm: Literal["none", "head", "full"] = "none"

@@ -65,10 +65,15 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seq-len",
         "--max-model-len",
+        "--ctx-size",
         "-s",
+        "-c",
         type=int,
         dest="seq_len",
-        help="tokens per sequence (inference: prompt + generated; vLLM: max_model_len)",
+        help=(
+            "tokens per sequence (inference: prompt + generated); vLLM: --max-model-len; llama.cpp: -c/--ctx-size, "
+            "all slots together"
+        ),
     )
     p.add_argument("--gen-len", type=int, help="inference: generated tokens (default 0)")
     p.add_argument("--grad-accum", type=int)
@@ -119,6 +124,7 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pp", type=int)
     p.add_argument("--sequence-parallel", action="store_true", default=None)
     p.add_argument("--offload", choices=["none", "optimizer", "optimizer+params"])
+    _add_llama_cpp_args(p)
     p.add_argument("--num-layers", type=int, help="override num_hidden_layers")
     p.add_argument(
         "--cuda-context-mib", type=int, help="CUDA context per process, MiB (default: measured per GPU)"
@@ -127,6 +133,72 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", help="GPU id for fit/inverse/throughput (see `vram gpus`)")
     p.add_argument("--mfu", type=float)
     p.add_argument("--json", action="store_true", help="print JSON")
+
+
+# --- llama.cpp / Ollama options (llama.cpp's own names; -b/--batch-size stays our sequences per step: llama.cpp's
+# logical batch only caps -ub, so give --ubatch-size directly) ---------------------------------------------------
+def _gpu_layers(value: str) -> int | None:
+    """-ngl N, or 'all' (every layer, the default)."""
+    if value.strip().lower() == "all":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a layer count or 'all', got {value!r}") from None
+
+
+_FLASH = {"on": "flash", "off": "eager", "auto": "sdpa"}
+
+
+def _flash_attn(value: str) -> str:
+    if value not in _FLASH:
+        raise argparse.ArgumentTypeError(f"expected on, off or auto, got {value!r}")
+    return _FLASH[value]
+
+
+def _add_llama_cpp_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("llama.cpp / Ollama (--runtime llama.cpp)")
+    g.add_argument("--gpu-layers", "--n-gpu-layers", "-ngl", type=_gpu_layers, dest="gpu_layers",
+                   help="layers on the GPU, counting the output layer (default: all)")  # fmt: skip
+    g.add_argument("--ubatch-size", "-ub", type=int, dest="ubatch_size", help="physical batch (default 512)")
+    g.add_argument("--parallel", "-np", type=int, help="slots sharing the context (default 1)")
+    g.add_argument(
+        "--kv-unified", "-kvu", action="store_true", default=None, help="one KV stream for all slots"
+    )
+    g.add_argument(
+        "--no-kv-offload", "-nkvo", action="store_true", default=None, help="keep the KV cache in RAM"
+    )
+    g.add_argument("--flash-attn", "-fa", type=_flash_attn, dest="attention", help="on | off | auto")
+    g.add_argument("--llama-cpp-build", choices=["current", "pre-dec-2025"],
+                   help="-ngl rule: current (output layer first, Dec 2025+) or pre-dec-2025")  # fmt: skip
+    g.add_argument("--cpu-bandwidth", type=float, dest="cpu_bandwidth_gbps",
+                   help="system RAM bandwidth in GB/s for decode speed (default 89.6: dual-channel DDR5-5600)")  # fmt: skip
+    g.add_argument("--ollama-gpu-overhead", type=int, help="OLLAMA_GPU_OVERHEAD in bytes (default 0)")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.2f} MiB"
+
+
+def _print_llama_cpp(info: dict[str, Any]) -> None:
+    """The allocation as llama.cpp's load log shows it (buffer sizes in MiB), plus RAM and Ollama's view."""
+    rule = (
+        "output layer first" if info["build"] == "current" else "repeating layers first, pre-Dec-2025 build"
+    )
+    slots = f"{info['n_seq_max']} slot{'s' if info['n_seq_max'] > 1 else ''}"
+    print(f"  llama.cpp: offloaded {info['offloaded']} layers to GPU ({rule}); n_ctx {info['n_ctx']:,} "
+          f"({slots}, {info['n_ctx_seq']:,} per slot), n_ubatch {info['n_ubatch']}, "
+          f"flash_attn {'on' if info['flash_attn'] else 'off'}")  # fmt: skip
+    for name, d in info["devices"].items():
+        layers = f"layers {d['layers']}" if d["layers"] else "no repeating layer"
+        out = " + output" if d["output_layer"] else ""
+        print(f"    {name:<6} {layers}{out}: model {_mib(d['weights_bytes'])}, KV {_mib(d['kv_bytes'])}, "
+              f"compute {_mib(d['compute_bytes'])} ({d['compute_phase'] or '-'}), outside buffers "
+              f"{_mib(d['overhead_bytes'])} = {_mib(d['total_bytes'])}")  # fmt: skip
+    h = info["host"]
+    print(f"    host   CPU weights {_mib(h['weights_bytes'])} (CPU_Mapped span {_mib(h['cpu_mapped_bytes'])}), "
+          f"KV {_mib(h['kv_bytes'])}, compute {_mib(h['compute_bytes'])}, output {_mib(h['output_bytes'])}")  # fmt: skip
+    print(f"    system RAM needed: {_fmt_bytes(info['ram_bytes'])}; ollama ps: {info['ollama']['processor']}")
 
 
 _SKIP = {"json", "command", "func", "model"}
@@ -163,6 +235,8 @@ def _print_estimate(res: Any) -> None:
         print(f"    - {line}")
     for line in res.warnings:
         print(f"  warning: {line}")
+    if "llama_cpp" in res.details:
+        _print_llama_cpp(res.details["llama_cpp"])
 
 
 def _gib(n: float) -> str:
@@ -229,7 +303,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     _print_recommendations(rep.recommendations)
     if rep.inverse:
         i = rep.inverse
-        print(f"  on {i.count} × {i.gpu}: max batch {i.max_batch_size}, max seq_len {i.max_seq_len}")
+        print(f"  on {i.count} × {i.gpu}: max batch {i.max_batch_size}, max seq_len {i.max_seq_len}"
+              + (f", max -ngl {i.max_gpu_layers}" if i.max_gpu_layers is not None else ""))  # fmt: skip
+        for n in i.notes:
+            print(f"    - {n}")
     if rep.throughput:
         t = rep.throughput
         for k in ("decode_tokens_per_s", "prefill_seconds", "train_tokens_per_s", "step_seconds"):
@@ -266,12 +343,14 @@ def cmd_inverse(args: argparse.Namespace) -> int:
     req = _request(args)
     if not req.gpu:
         raise CliError("--gpu is required for the inverse question")
-    inv = inverse(req, load_catalog().gpu(req.gpu))
+    gpu = load_catalog().gpu(req.gpu)
+    inv = inverse(req, gpu)
     if args.json:
         print(inv.model_dump_json(indent=2))
     else:
         print(f"On {inv.count} × {inv.gpu}: max batch {inv.max_batch_size}, max seq_len {inv.max_seq_len}, "
-              f"max concurrent sequences {inv.max_concurrent_sequences}")  # fmt: skip
+              f"max concurrent sequences {inv.max_concurrent_sequences}"
+              + (f", max -ngl {inv.max_gpu_layers}" if inv.max_gpu_layers is not None else ""))  # fmt: skip
         for n in inv.notes:
             print(f"  - {n}")
     return 0

@@ -20,20 +20,24 @@ from .workloads.training import training
 __all__ = ["EstimateError", "ResolvedModel", "estimate", "resolve_model"]
 
 
-def estimate(req: EstimateRequest) -> EstimateResult:
-    """Memory per device for one request, with warnings for inputs that cannot run as asked."""
-    result = _estimate(req)
+def estimate(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateResult:
+    """Memory per device for one request, with warnings for inputs that cannot run as asked.
+
+    ``layer_scan``: for llama.cpp inference, also size every ``-ngl`` (``details.llama_cpp.gpu_total_by_layers``)
+    for planning's inverse search.
+    """
+    result = _estimate(req, layer_scan)
     result.warnings.extend(m.text for m in plausibility_warnings(req, resolve_model(req), result))
     return result
 
 
-def _estimate(req: EstimateRequest) -> EstimateResult:
+def _estimate(req: EstimateRequest, layer_scan: bool) -> EstimateResult:
     if req.mode == "multimodal":
-        return multimodal(req)
+        return multimodal(req, layer_scan=layer_scan)
     model = resolve_model(req)
     extra = towers_as_text_model(model)
     if req.mode == "inference":
-        result = inference(req, model, extra)
+        result = inference(req, model, extra, layer_scan=layer_scan)
     elif req.mode in ("finetune", "training"):
         result = training(req, model, extra)
     else:

@@ -9,6 +9,7 @@ from .catalog import GpuEntry, load_catalog
 from .estimate import EstimateError, estimate, resolve_model
 from .params import count_params
 from .quant import normalise_format, weight_bytes
+from .runtimes import llama_cpp
 from .runtimes.vllm import resolved_utilization
 from .schemas import EstimateRequest, EstimateResult, Fit, Inverse, Recommendation, Report, Throughput
 
@@ -54,6 +55,8 @@ def _scaled_request(req: EstimateRequest, count: int) -> tuple[EstimateRequest, 
     """The same workload spread over ``count`` GPUs the way practitioners would do it."""
     if count == 1:
         return req.model_copy(update={"gpus": 1, "tp": 1, "pp": 1, "zero": 0, "fsdp": "none"}), "single GPU"
+    if _is_llama_cpp(req):
+        return req.model_copy(update={"gpus": count, "tp": 1, "pp": 1}), f"llama.cpp layer split × {count}"
     if req.mode == "inference" or (req.mode == "multimodal" and req.task == "inference"):
         return req.model_copy(update={"gpus": count, "tp": count, "pp": 1}), f"tensor parallel × {count}"
     if req.zero or req.fsdp != "none":
@@ -196,9 +199,74 @@ def _max_fitting(req: EstimateRequest, field: str, cap: int, lo: int, hi: int) -
     return lo
 
 
-def inverse(req: EstimateRequest, gpu: GpuEntry) -> Inverse:
-    """Largest batch, context and concurrency that fit ``req.gpus`` × ``gpu``."""
+def _is_llama_cpp(req: EstimateRequest) -> bool:
+    inference = req.mode == "inference" or (req.mode == "multimodal" and req.task == "inference")
+    return inference and req.runtime == "llama.cpp"
+
+
+# --- llama.cpp: the largest -ngl, --fit's and Ollama's choice -----------------------------------------------------
+GiB = 1 << 30
+# Ollama's default num_ctx by total VRAM minus OLLAMA_GPU_OVERHEAD (server/routes.go, "vram-based default context";
+# thresholds 47/23 GiB "to account for small differences in the exact value").
+OLLAMA_CONTEXT_TIERS = ((47 * GiB, 262_144), (23 * GiB, 32_768), (0, 4_096))
+
+
+def largest_fitting_layers(totals: list[int], budget: int, buffers_budget: int | None = None,
+                           overhead: int = 0) -> int | None:  # fmt: skip
+    """The largest -ngl whose card total fits ``budget`` (and whose llama.cpp buffers, total minus the memory
+    outside them, fit ``buffers_budget``); None when not even -ngl 0 fits. Every -ngl is checked: the total is
+    not monotonic where moving the output layer to the GPU removes its op-offload copy."""
+    best = None
+    for n, total in enumerate(totals):
+        if total <= budget and (buffers_budget is None or total - overhead <= buffers_budget):
+            best = n
+    return best
+
+
+def llama_cpp_inverse(
+    req: EstimateRequest, gpu: GpuEntry, result: EstimateResult
+) -> tuple[int | None, list[str]]:
+    """Largest -ngl that fits the card, and what llama.cpp's --fit and Ollama would pick."""
+    info = result.details["llama_cpp"]
+    totals: list[int] = info.get("gpu_total_by_layers", [])
+    if not totals:
+        return None, ["no GPU: every layer runs on the CPU"]
     cap = usable_bytes(req, gpu)
+    slots = info["n_layer"] + 1
+    best = largest_fitting_layers(totals, cap)
+    notes = [
+        f"max_gpu_layers: the largest -ngl (of {slots}: {slots - 1} repeating layers + output) that fits"
+    ]
+    fit_n = largest_fitting_layers(totals, cap - llama_cpp.FIT_TARGET)
+    notes.append(
+        f"llama.cpp --fit (on by default when -ngl is not given) keeps 1 GiB free per GPU: -ngl {fit_n}"
+    )
+    reserve = llama_cpp.ollama_minimum_memory(gpu) + req.ollama_gpu_overhead
+    ollama_n = largest_fitting_layers(
+        totals, cap - llama_cpp.FIT_TARGET, cap - reserve, info["overhead_bytes"]
+    )
+    vram = (gpu.memory_bytes - req.ollama_gpu_overhead) * req.gpus
+    num_ctx = next(ctx for floor, ctx in OLLAMA_CONTEXT_TIERS if vram >= floor)
+    notes.append(
+        f"Ollama: its scheduler sets aside {reserve // (1 << 20):,} MiB per GPU (MinimumMemory + OLLAMA_GPU_OVERHEAD) "
+        f"and leaves -ngl to llama.cpp's --fit: {ollama_n} layers; its default num_ctx on this card is {num_ctx:,}"
+    )
+    return best, notes
+
+
+def inverse(req: EstimateRequest, gpu: GpuEntry, result: EstimateResult | None = None) -> Inverse:
+    """Largest batch, context and concurrency that fit ``req.gpus`` × ``gpu`` (llama.cpp: context and -ngl)."""
+    cap = usable_bytes(req, gpu)
+    if _is_llama_cpp(req):
+        if result is None or "gpu_total_by_layers" not in result.details.get("llama_cpp", {}):
+            result = estimate(req, layer_scan=True)
+        max_layers, notes = llama_cpp_inverse(req, gpu, result)
+        model = resolve_model(req)
+        ctx_limit = model.info.context_length or 1 << 20
+        max_seq = _max_fitting(req, "seq_len", cap, max(1, req.gen_len + 1), ctx_limit)
+        notes.append(f"max_seq_len: the largest -c (all {req.parallel} slot(s) together) at -ngl as set")
+        return Inverse(gpu=gpu.id, count=req.gpus, max_batch_size=None, max_seq_len=max_seq,
+                       max_concurrent_sequences=None, max_gpu_layers=max_layers, notes=notes)  # fmt: skip
     notes: list[str] = []
     model = resolve_model(req)
     ctx_limit = model.info.context_length or 1 << 20
@@ -250,6 +318,8 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
     # Attention FLOPs per token at context s: 2 (QK and AV) × 2 FLOPs × layers × heads × head_dim × s.
     attn_per_token = 4 * a.num_layers * a.num_heads * a.head_dim
     out = Throughput(gpu=gpu.id, notes=notes)
+    if _is_llama_cpp(req) and "llama_cpp" in result.details:
+        return llama_cpp_throughput(req, result, gpu, out)
     if req.mode in ("inference", "multimodal") and (req.mode != "multimodal" or req.task == "inference"):
         try:
             fmt = normalise_format(req.weights)
@@ -297,14 +367,44 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
     return out
 
 
+def decode_seconds_per_token(gpu_bytes: int, cpu_bytes: int, gpu_gbps: float, cpu_gbps: float) -> float:
+    """One decode step with layers split between GPU and CPU: each side streams its weights and KV once per token
+    and the sides run one after the other (llama.cpp evaluates the layers in order): GPU bytes / GPU bandwidth +
+    CPU bytes / CPU bandwidth."""
+    return gpu_bytes / (gpu_gbps * 1e9) + cpu_bytes / (cpu_gbps * 1e9)
+
+
+def llama_cpp_throughput(
+    req: EstimateRequest, result: EstimateResult, gpu: GpuEntry, out: Throughput
+) -> Throughput:
+    """Decode tokens/s with the GPU/CPU split (roofline at peak bandwidths: an upper bound)."""
+    info = result.details["llama_cpp"]
+    gpu_bytes, cpu_bytes = info["decode_gpu_bytes"], info["decode_cpu_bytes"]
+    step = decode_seconds_per_token(gpu_bytes, cpu_bytes, gpu.bandwidth_gbps, req.cpu_bandwidth_gbps)
+    out.decode_tokens_per_s = round(req.parallel / step, 1) if step else None
+    out.notes.append(
+        f"decode: {gpu_bytes / 1e9:.2f} GB on the GPU at {gpu.bandwidth_gbps:.0f} GB/s + {cpu_bytes / 1e9:.2f} GB in "
+        f"system RAM at {req.cpu_bandwidth_gbps:g} GB/s per token (weights once, KV of the full context); "
+        "a published llama.cpp -ngl sweep reached about 82 % (GPU) and 64 % (DDR4) of these peaks"
+    )
+    a = resolve_model(req).arch
+    active = count_params(a).active
+    prompt = req.seq_len - req.gen_len
+    flops = gpu.bf16_tflops * 1e12 * req.gpus
+    attn = 4 * a.num_layers * a.num_heads * a.head_dim
+    out.prefill_seconds = round((2 * active * prompt + attn * prompt * prompt / 2) / (flops * req.mfu), 4)
+    out.notes.append(f"prefill at {req.mfu:.0%} MFU on the GPU (op offload runs large batches there)")
+    return out
+
+
 def report(req: EstimateRequest) -> Report:
     """Estimate + fit on the chosen GPU + recommendations + inverse + throughput."""
-    result = estimate(req)
+    result = estimate(req, layer_scan=_is_llama_cpp(req) and bool(req.gpu))
     gpu = load_catalog().gpu(req.gpu) if req.gpu else None
     return Report(
         estimate=result,
         fit=fit(result, gpu, req) if gpu else None,
         recommendations=recommend(req),
-        inverse=inverse(req, gpu) if gpu else None,
+        inverse=inverse(req, gpu, result) if gpu else None,
         throughput=throughput(req, result, gpu) if gpu else None,
     )

@@ -229,66 +229,176 @@ def _bits_to_bytes(bits: Fraction) -> int:
     return int(-(-bits // 8))  # ceil
 
 
-def gguf_weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBytes:
-    """Bytes of a llama.cpp GGUF file type: per-tensor types of the mix (1-D tensors stay f32)."""
+# src/llama-quant.cpp llama_tensor_get_type: file types whose attn_output goes to Q5_K in 8-expert models.
+_Q5K_ATTN_OUT_8_EXPERTS = ("q2_k", "iq3_xs", "iq3_xxs", "q3_k_s", "q3_k_m", "iq4_nl", "q4_k_s", "q4_k_m", "iq3_s",
+                           "iq3_m", "iq4_xs")  # fmt: skip
+
+
+def gguf_matrix_type(fmt: str, role: str, i_layer: int, n_layers: int, n_experts: int) -> str:
+    """GGUF type of one weight matrix of layer ``i_layer`` in file type ``fmt``.
+
+    ``role`` is the matrix's projection name (``v_proj``, ``down_proj``, …). Rules of src/llama-quant.cpp
+    ``llama_tensor_get_type_impl``: attn_v/ffn_down get the mix's larger type (every layer or where
+    ``use_more_bits``); in 8-expert models (Mixtral) attn_k and attn_v become Q8_0 ("bumping this to Q8_0 trades
+    just ~128MB") and attn_output Q5_K for the listed K/IQ file types. 16/32-bit files are not re-quantized.
+    """
     mix = GGUF_MIXES[fmt]
-    base = gguf_type_bpw(mix.base)
+    t = mix.base
+    quantized = mix.base not in ("f32", "f16", "bf16")
+    low_iq = fmt.startswith(("iq1", "iq2"))
+    if role in ("v_proj", "kv_b_proj"):
+        if mix.attn_v_all:
+            t = mix.attn_v_all
+        if mix.attn_v_more and use_more_bits(i_layer, n_layers):
+            t = mix.attn_v_more
+        if quantized and n_experts == 8 and not low_iq:
+            t = "q8_0"
+    elif role == "k_proj" and quantized and n_experts == 8:
+        t = "q4_k" if low_iq else "q8_0"
+    elif role == "o_proj" and n_experts == 8 and fmt in _Q5K_ATTN_OUT_8_EXPERTS:
+        t = "q5_k"
+    elif role == "down_proj":
+        if mix.ffn_down_all:
+            t = mix.ffn_down_all
+        if mix.ffn_down_more and use_more_bits(i_layer, n_layers):
+            t = mix.ffn_down_more
+    return t
+
+
+def _tensor_bytes(numel: int, gguf_type: str) -> int:
+    """Bytes of one tensor: whole ggml blocks (exact for block types), IQ types at their stated bpw."""
+    return int(-(-(numel * gguf_type_bpw(gguf_type)) // 8))
+
+
+@dataclass(frozen=True)
+class GgufMatrix:
+    """One 2-D (or stacked-expert 3-D) weight of a repeating layer: its input/output widths and bytes."""
+
+    name: str
+    n_in: int
+    n_out: int
+    gguf_type: str
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class GgufLayout:
+    """Bytes of each tensor group of a GGUF file as llama.cpp places them (src/llama-model.cpp load_tensors).
+
+    ``token_embd`` (+ learned positions and named extra tensors) form the input layer; ``output`` is
+    output.weight (for tied embeddings the size of the copy llama.cpp creates in the output buffer type) and
+    ``output_norm`` the final norm; ``layers`` are the repeating layers, each with its matrices.
+    """
+
+    token_embd: int
+    other: int
+    output: int
+    output_norm: int
+    tied: bool
+    layers: tuple[int, ...]
+    matrices: tuple[tuple[GgufMatrix, ...], ...]
+    output_type: str
+
+    @property
+    def file_bytes(self) -> int:
+        """Tensor bytes of the file: a tied output matrix is stored once (as token_embd)."""
+        return (
+            self.token_embd
+            + self.other
+            + (0 if self.tied else self.output)
+            + self.output_norm
+            + sum(self.layers)
+        )
+
+
+_LAYOUTS: dict[tuple[int, str], tuple[ArchSpec, GgufLayout]] = {}
+
+
+def gguf_layout(a: ArchSpec, counts: dict[str, int], fmt: str) -> GgufLayout:
+    """Per-tensor bytes of a llama.cpp GGUF file type (memoised per ArchSpec instance and type)."""
+    hit = _LAYOUTS.get((id(a), fmt))
+    if hit is not None and hit[0] is a:
+        return hit[1]
+    result = _gguf_layout(a, counts, fmt)
+    if len(_LAYOUTS) >= 64:
+        _LAYOUTS.pop(next(iter(_LAYOUTS)))
+    _LAYOUTS[(id(a), fmt)] = (a, result)
+    return result
+
+
+def _gguf_layout(a: ArchSpec, counts: dict[str, int], fmt: str) -> GgufLayout:
+    """Per-tensor bytes of a llama.cpp GGUF file type (1-D tensors f32, matrices by :func:`gguf_matrix_type`)."""
+    mix = GGUF_MIXES[fmt]
     from .params import (
         layer_params,
         linear_shapes,
         norm_params,
     )  # local: avoid an import cycle at module load
 
-    emb_bits = counts["embedding"] * gguf_type_bpw(mix.embedding or mix.base)
-    head_bits = counts.get("lm_head", 0) * gguf_type_bpw(mix.output)
-    layer_bits = Fraction(0)
     n = a.num_layers
+    n_experts = a.moe.num_experts if a.moe else 0
+    # Tied embeddings: token_embd takes the output type (llama-quant.cpp: "for arches that share the same tensor
+    # between the token embeddings and the output, we quantize the token embeddings with the quantization of the
+    # output tensor").
+    embd_type = mix.output if a.tie_word_embeddings else (mix.embedding or mix.base)
+    layers: list[int] = []
+    matrices: list[tuple[GgufMatrix, ...]] = []
     for i, layer in enumerate(a.layers):
-        shapes = linear_shapes(a, layer)
-        params = layer_params(a, layer)
-        matrix_total = 0
-        for name, (d_in, d_out) in shapes.items():
-            numel = d_in * d_out
-            matrix_total += numel
-            t = base
-            if name == "v_proj" or name == "kv_b_proj":
-                if mix.attn_v_all:
-                    t = gguf_type_bpw(mix.attn_v_all)
-                if mix.attn_v_more and use_more_bits(i, n):
-                    t = gguf_type_bpw(mix.attn_v_more)
-            if name == "down_proj":
-                if mix.ffn_down_all:
-                    t = gguf_type_bpw(mix.ffn_down_all)
-                if mix.ffn_down_more and use_more_bits(i, n):
-                    t = gguf_type_bpw(mix.ffn_down_more)
-            layer_bits += numel * t
+        mats: list[GgufMatrix] = []
+        for name, (d_in, d_out) in linear_shapes(a, layer).items():
+            t = gguf_matrix_type(fmt, name, i, n, n_experts)
+            mats.append(GgufMatrix(name, d_in, d_out, t, _tensor_bytes(d_in * d_out, t)))
         if layer.moe and a.moe:
-            e = a.moe
-            h, ie = a.hidden_size, e.expert_intermediate
-            down_t = base
-            if mix.ffn_down_all:
-                down_t = gguf_type_bpw(mix.ffn_down_all)
-            if mix.ffn_down_more and use_more_bits(i, n):
-                down_t = gguf_type_bpw(mix.ffn_down_more)
-            widths = [ie] * e.num_experts + ([e.shared_intermediate] if e.shared_intermediate else [])
-            for w in widths:
-                layer_bits += 2 * h * w * base + h * w * down_t
-                matrix_total += 3 * h * w
-        rest = sum(params.values()) - matrix_total
-        layer_bits += max(rest, 0) * 32  # norms, biases, routers: f32 in GGUF
+            e, h = a.moe, a.hidden_size
+            down_t = gguf_matrix_type(fmt, "down_proj", i, n, n_experts)
+            ie = e.expert_intermediate
+            # Stacked expert tensors ffn_{gate,up,down}_exps (one 3-D tensor each per layer).
+            for name, d_in, d_out, t in (("gate_exps", h, ie, mix.base), ("up_exps", h, ie, mix.base),
+                                         ("down_exps", ie, h, down_t)):  # fmt: skip
+                numel = d_in * d_out * e.num_experts
+                mats.append(GgufMatrix(name, d_in, d_out * e.num_experts, t, _tensor_bytes(numel, t)))
+            if e.shared_intermediate:
+                si = e.shared_intermediate
+                for name, d_in, d_out, t in (("gate_shexp", h, si, mix.base), ("up_shexp", h, si, mix.base),
+                                             ("down_shexp", si, h, down_t)):  # fmt: skip
+                    mats.append(GgufMatrix(name, d_in, d_out, t, _tensor_bytes(d_in * d_out, t)))
+        matrix_params = sum(m.n_in * m.n_out for m in mats)
+        rest = max(sum(layer_params(a, layer).values()) - matrix_params, 0)
+        # Norms, biases and MoE routers are f32 (convert_hf_to_gguf forces 1-D tensors and FFN_GATE_INP to F32).
+        layers.append(sum(m.nbytes for m in mats) + 4 * rest)
+        matrices.append(tuple(mats))
+    # Learned position tables stay f32 (convert_hf_to_gguf forces POS_EMBD to F32); named extra tensors: base type.
+    extra = sum(counts.get(k, 0) for k in a.extra_params)
+    other = 4 * counts.get("positions", 0) + (_tensor_bytes(extra, mix.base) if extra else 0)
     final_norm = norm_params(a.hidden_size, a.norm) if a.final_norm else 0
-    bits = emb_bits + head_bits + layer_bits + Fraction(32) * final_norm  # 1-D tensors stay f32
+    return GgufLayout(
+        token_embd=_tensor_bytes(counts["embedding"], embd_type),
+        other=other,
+        output=_tensor_bytes(a.vocab_size * a.hidden_size, mix.output),
+        output_norm=4 * final_norm,
+        tied=a.tie_word_embeddings,
+        layers=tuple(layers),
+        matrices=tuple(matrices),
+        output_type=mix.output,
+    )
+
+
+def gguf_weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBytes:
+    """Bytes of a llama.cpp GGUF file type: the sum of :func:`gguf_layout`'s tensors (tied output once)."""
+    mix = GGUF_MIXES[fmt]
+    lay = gguf_layout(a, counts, fmt)
+    total = lay.file_bytes
     total_params = sum(counts.values())
-    total = _bits_to_bytes(bits)
+    bpw = 8 * total / total_params if total_params else 0.0
     return WeightBytes(
         total=total,
-        embedding=_bits_to_bytes(emb_bits),
-        lm_head=_bits_to_bytes(head_bits),
-        layers=_bits_to_bytes(layer_bits),
-        bits_per_weight=float(bits / total_params) if total_params else 0.0,
+        embedding=lay.token_embd,
+        lm_head=0 if lay.tied else lay.output,
+        layers=sum(lay.layers),
+        bits_per_weight=bpw,
         note=(
-            f"GGUF {fmt.upper()}: {mix.base.upper()} blocks ({float(base):.4g} bpw) with llama.cpp's per-tensor "
-            f"mix (output.weight {mix.output.upper()}); effective {float(bits / total_params):.2f} bpw"
+            f"GGUF {fmt.upper()}: {mix.base.upper()} blocks ({float(gguf_type_bpw(mix.base)):.4g} bpw) with "
+            f"llama.cpp's per-tensor mix (output.weight {mix.output.upper()}); effective {bpw:.2f} bpw"
         ),
     )
 

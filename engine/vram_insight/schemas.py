@@ -102,6 +102,45 @@ class EstimateRequest(_Model):
         default=None, ge=1, le=1024, description="vLLM: tokens per KV block (None: 16; 64 from 0.34)."
     )
 
+    # --- llama.cpp / Ollama / LM Studio (runtime "llama.cpp"): llama.cpp's own option names ---------------------
+    # seq_len is -c/--ctx-size (all slots together); batch_size stays 1 (slots are `parallel`).
+    gpu_layers: int | None = Field(
+        default=None,
+        ge=0,
+        le=1025,
+        description="llama.cpp -ngl/--gpu-layers: layers on the GPU, counting the output layer (None = all).",
+    )
+    # llama.cpp's defaults: n_ubatch 512 (common/common.h); at most 256 sequences (src/llama-cparams.h LLAMA_MAX_SEQ).
+    ubatch_size: int = Field(default=512, ge=1, le=1 << 16, description="llama.cpp -ub/--ubatch-size.")
+    parallel: int = Field(
+        default=1, ge=1, le=256, description="llama.cpp -np/--parallel: slots sharing the context (seq_len)."
+    )
+    kv_unified: bool = Field(
+        default=False, description="llama.cpp -kvu/--kv-unified: one KV stream for all slots."
+    )
+    no_kv_offload: bool = Field(
+        default=False, description="llama.cpp -nkvo/--no-kv-offload: KV cache in RAM."
+    )
+    llama_cpp_build: Literal["current", "pre-dec-2025"] = Field(
+        default="current",
+        description=(
+            "Which -ngl rule: 'current' (builds since PR #18148, Dec 2025: output layer first) or 'pre-dec-2025' "
+            "(last repeating layers first; the output layer only when -ngl > the layer count)."
+        ),
+    )
+    # Dual-channel DDR5-5600: 2 channels × 8 B × 5600 MT/s = 89.6 GB/s (JEDEC JESD79-5 data rate on a 64-bit
+    # channel; Intel ARK lists "Max Memory Bandwidth 89.6 GB/s" for its dual-channel DDR5-5600 desktop CPUs).
+    cpu_bandwidth_gbps: float = Field(
+        default=89.6,
+        gt=0.0,
+        le=10_000.0,
+        description="System RAM bandwidth, GB/s, for decode speed with CPU layers (default: dual-channel DDR5-5600).",
+    )
+    ollama_gpu_overhead: int = Field(
+        default=0, ge=0, le=1 << 50, description="OLLAMA_GPU_OVERHEAD: bytes Ollama keeps free on each GPU."
+    )
+    # --- end llama.cpp / Ollama -----------------------------------------------------------------------------------
+
     # Training knobs.
     precision: Precision = "amp-bf16"
     optimizer: Optimizer = "adamw"
@@ -255,6 +294,9 @@ class Inverse(_Model):
     max_batch_size: int | None
     max_seq_len: int | None
     max_concurrent_sequences: int | None
+    max_gpu_layers: int | None = Field(
+        default=None, description="llama.cpp: the largest -ngl whose allocation fits the card."
+    )
     notes: list[str] = Field(default_factory=list)
 
 

@@ -27,6 +27,16 @@ export const DEFAULTS = Object.freeze({
   enforce_eager: false,
   block_size: null,
   logits_all_tokens: false,
+  // --- llama.cpp / Ollama (runtime "llama.cpp") ---
+  gpu_layers: null,
+  ubatch_size: 512,
+  parallel: 1,
+  kv_unified: false,
+  no_kv_offload: false,
+  llama_cpp_build: "current",
+  cpu_bandwidth_gbps: 89.6,
+  ollama_gpu_overhead: 0,
+  // --- end llama.cpp / Ollama ---
   precision: "amp-bf16",
   optimizer: "adamw",
   grad_checkpointing: "none",
@@ -81,6 +91,8 @@ export const workload = (s) => (s.mode === "multimodal" ? s.task : s.mode === "g
 const trains = (s) => workload(s) !== "inference";
 const tunes = (s) => workload(s) === "finetune";
 const vllmServing = (s) => workload(s) === "inference" && s.runtime === "vllm";
+/** llama.cpp's own options apply when inference runs on llama.cpp. */
+export const llamaCpp = (s) => workload(s) === "inference" && s.runtime === "llama.cpp";
 const loraLike = (s) => (tunes(s) && (s.method === "lora" || s.method === "qlora")) || (s.mode === "grpo" && s.policy === "lora");
 
 /**
@@ -137,6 +149,17 @@ export const FIELDS = [
   { key: "attention", group: "weights", type: "select", options: ["sdpa", "flash", "eager"] },
   { key: "logits_all_tokens", group: "weights", type: "bool", show: (s) => workload(s) === "inference" },
 
+  // --- llama.cpp / Ollama offload (runtime "llama.cpp"; llama.cpp's option names in the help texts) ---
+  { key: "gpu_layers", group: "llamacpp", type: "int", min: 0, max: 1025, optional: true, placeholder: "f.all_layers", show: llamaCpp },
+  { key: "ubatch_size", group: "llamacpp", type: "int", min: 1, max: 65536, step: 128, show: llamaCpp },
+  { key: "parallel", group: "llamacpp", type: "int", min: 1, max: 256, show: llamaCpp },
+  { key: "kv_unified", group: "llamacpp", type: "bool", show: llamaCpp },
+  { key: "no_kv_offload", group: "llamacpp", type: "bool", show: llamaCpp },
+  { key: "llama_cpp_build", group: "llamacpp", type: "select", options: ["current", "pre-dec-2025"], show: llamaCpp },
+  { key: "cpu_bandwidth_gbps", group: "llamacpp", type: "float", min: 0.1, max: 10000, step: 0.1, show: llamaCpp },
+  { key: "ollama_gpu_overhead", group: "llamacpp", type: "int", min: 0, step: 268435456, show: llamaCpp },
+  // --- end llama.cpp / Ollama ---
+
   // Training knobs
   { key: "precision", group: "train", type: "select", options: ["amp-bf16", "amp-fp16", "bf16", "fp16", "fp32"], show: trains },
   { key: "optimizer", group: "train", type: "select", options: ["adamw", "adamw-8bit", "adafactor", "lion", "sgd-momentum", "sgd"], show: trains },
@@ -157,7 +180,7 @@ export const FIELDS = [
   { key: "num_layers", group: "advanced", type: "int", min: 1, max: 1024, optional: true },
 ];
 
-export const GROUPS = ["media", "rl", "method", "shape", "weights", "train", "parallel", "advanced"];
+export const GROUPS = ["media", "rl", "method", "shape", "weights", "llamacpp", "train", "parallel", "advanced"];
 
 export const FIELD_BY_KEY = Object.fromEntries(FIELDS.map((f) => [f.key, f]));
 
@@ -195,7 +218,7 @@ export function sanitizeRequest(obj) {
     let ok;
     if (k === "config") ok = v === null || (typeof v === "object" && !Array.isArray(v));
     else if (k === "model") ok = v === null || typeof v === "string";
-    else if (k === "num_layers") ok = v === null || Number.isInteger(v);
+    else if (k === "num_layers" || k === "gpu_layers") ok = v === null || Number.isInteger(v);
     else if (d === null && f && f.type === "select") ok = f.options.includes(v);
     else if (d === null && f && f.optional) ok = v === null || (typeof v === "number" && Number.isFinite(v));
     else if (k === "mode") ok = MODES.includes(v);

@@ -420,6 +420,9 @@ export function updateVisibility(form, state) {
     const help = form.querySelector("#f-batch_size-help");
     if (help) help.textContent = t(has(`h.batch_size${suffix}`) ? `h.batch_size${suffix}` : "h.batch_size");
   }
+  // llama.cpp: seq_len is its -c/--ctx-size, shared by the slots.
+  const sl = form.querySelector('.field[data-key="seq_len"] label');
+  if (sl) sl.textContent = t(wl === "inference" && state.runtime === "llama.cpp" ? "f.seq_len_llama" : "f.seq_len");
 }
 
 /** Put state values into controls (after a preset / link / history restore), leaving the focused one alone. */

@@ -243,10 +243,74 @@ function inverseBlock(report) {
       kv(t("r.max_batch"), i.max_batch_size === null ? "—" : fmtInt(i.max_batch_size), "max-batch"),
       kv(t("r.max_seq"), i.max_seq_len === null ? "—" : fmtInt(i.max_seq_len), "max-seq"),
       kv(t("r.max_conc"), i.max_concurrent_sequences === null ? "—" : fmtInt(i.max_concurrent_sequences), "max-concurrency"),
+      i.max_gpu_layers === null || i.max_gpu_layers === undefined ? null : kv(t("r.max_gpu_layers"), fmtInt(i.max_gpu_layers), "max-gpu-layers"),
     ),
     notes.length ? h("ul.notes", notes) : null,
   );
 }
+
+// --- llama.cpp / Ollama: buffers per device as llama.cpp's load log prints them, and system RAM ---------------
+const MiB = 2 ** 20;
+const mib = (n) => `${fmtNum(n / MiB, 2)} MiB`;
+
+function llamaCppBlock(e) {
+  const info = e.details && e.details.llama_cpp;
+  if (!info) return null;
+  const rows = Object.entries(info.devices || {}).map(([name, d]) =>
+    h(
+      "tr",
+      { testid: `llama-device-${name}`, dataset: { device: name, totalBytes: String(d.total_bytes) } },
+      h("th", { scope: "row" }, h("span", { text: name }), h("div.muted.small", { text: d.layers ? t("r.llama_layers", { layers: d.layers }) + (d.output_layer ? " + output" : "") : d.output_layer ? "output" : "—" })),
+      h("td.num", { text: mib(d.weights_bytes) }),
+      h("td.num", { text: mib(d.kv_bytes) }),
+      h("td.num", { text: mib(d.compute_bytes), title: d.compute_phase }),
+      h("td.num", { text: mib(d.overhead_bytes) }),
+    ),
+  );
+  const host = info.host;
+  rows.push(
+    h(
+      "tr",
+      { testid: "llama-device-host", dataset: { device: "host" } },
+      h("th", { scope: "row" }, h("span", { text: t("r.llama_host") }), h("div.muted.small", { text: t("r.llama_mapped", { mib: fmtNum(host.cpu_mapped_bytes / MiB, 2) }) })),
+      h("td.num", { text: mib(host.weights_bytes) }),
+      h("td.num", { text: mib(host.kv_bytes) }),
+      h("td.num", { text: mib(host.compute_bytes + host.output_bytes) }),
+      h("td.num", { text: "—" }),
+    ),
+  );
+  return h(
+    "section.card.sub",
+    { testid: "llama-cpp" },
+    h("h3", { text: t("r.llama_title") }),
+    h(
+      "dl.kvs",
+      kv(t("r.llama_offloaded"), `${info.offloaded}`, "llama-offloaded"),
+      h("div.kv", { testid: "llama-ram", dataset: { ramBytes: String(info.ram_bytes) } }, h("dt", { text: t("r.llama_ram") }), h("dd", { text: `${gb(info.ram_bytes)} GB (${gib(info.ram_bytes)} GiB)` })),
+      kv(t("r.llama_ctx"), t("r.llama_ctx_value", { n_ctx: fmtInt(info.n_ctx), slots: info.n_seq_max, per_slot: fmtInt(info.n_ctx_seq), ubatch: info.n_ubatch }), "llama-ctx"),
+      kv(t("r.llama_ollama"), info.ollama.processor, "llama-ollama"),
+    ),
+    h(
+      "div.table-scroll",
+      h(
+        "table.components",
+        h(
+          "thead",
+          h(
+            "tr",
+            h("th", { scope: "col", text: t("r.llama_device") }),
+            h("th.num", { scope: "col", text: t("r.llama_model") }),
+            h("th.num", { scope: "col", text: t("r.llama_kv") }),
+            h("th.num", { scope: "col", text: t("r.llama_compute") }),
+            h("th.num", { scope: "col", text: t("r.llama_outside") }),
+          ),
+        ),
+        h("tbody", rows),
+      ),
+    ),
+  );
+}
+// --- end llama.cpp / Ollama ---
 
 function throughputBlock(report) {
   const tp = report.throughput;
@@ -417,6 +481,7 @@ export function renderResult(root, report, request, status) {
     h("p.muted.small.units-note", { text: t("r.units_note") }),
     vllmBlock(report),
     paramsBlock(e),
+    llamaCppBlock(e),
     h(
       "details.assumptions",
       { testid: "assumptions", open: true },

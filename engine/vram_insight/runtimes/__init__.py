@@ -4,7 +4,9 @@
   forward transient that training workloads reuse for rollouts and reference passes.
 * :mod:`.vllm` — vLLM: the reservation (gpu_memory_utilization), the profiled activation peak, the KV pool, blocks
   and concurrency; :mod:`.vllm_config` — its version rules, defaults and startup checks.
-* :mod:`.llama_cpp` — llama.cpp: GGUF weights, its KV cache types, the compute buffer.
+* :mod:`.llama_cpp` — llama.cpp (Ollama, LM Studio): GGUF weights, KV cache and compute buffers per device under
+  ``-ngl``, system RAM, memory outside its buffers; placement in :mod:`.llama_cpp_layout`, compute buffers in
+  :mod:`.llama_cpp_buffers`.
 
 Each module cites where its constants are defined in the runtime's own source. A runtime module may import the
 formula layers (arch, params, kv, quant, activations, parallel) and :mod:`vram_insight.phases`; it must not

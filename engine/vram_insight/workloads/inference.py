@@ -23,7 +23,11 @@ def tp_heads_note(ctx: Ctx, a: ArchSpec, tp: int) -> None:
 
 
 def inference(
-    req: EstimateRequest, model: ResolvedModel | None = None, extra: dict[str, int] | None = None
+    req: EstimateRequest,
+    model: ResolvedModel | None = None,
+    extra: dict[str, int] | None = None,
+    *,
+    layer_scan: bool = False,
 ) -> EstimateResult:
     """Memory per device of one inference request on ``req.runtime``.
 
@@ -37,6 +41,8 @@ def inference(
     fmt = weight_format(req.runtime, req.weights)
     wb = weight_bytes(a, pc.components, fmt)
     ctx.assumptions.append(f"Weights: {wb.note}")
+    if req.runtime == "llama.cpp":
+        return llama_cpp_inference(ctx, model, fmt, extra, layer_scan)
     tp, pp = req.tp, req.pp
     weights = weights_per_gpu(wb.total, tp, pp)
     if extra:
@@ -74,13 +80,24 @@ def inference(
         overhead = runtime_overhead(ctx)
         if encoder:
             phases.append(Phase("encoder", {"weights": weights, "activations": encoder}))
-        if req.runtime == "llama.cpp":
-            phases += llama_cpp.serving_phases(ctx, a, weights, batch, seq, kv_dtype)
-        else:
-            kv_delta = extra.get("kv_delta", 0) if extra else 0
-            phases += transformers.generate_phases(ctx, a, weights, batch, seq, kv_dtype, fmt, kv_delta)
+        kv_delta = extra.get("kv_delta", 0) if extra else 0
+        phases += transformers.generate_phases(ctx, a, weights, batch, seq, kv_dtype, fmt, kv_delta)
     if tp > 1 or pp > 1:
         ctx.assumptions.append(f"Weights split over tensor parallel {tp} × pipeline parallel {pp}")
+    params = Params(total=pc.total + (extra.get("params", 0) if extra else 0), active=pc.active, trainable=0,
+                    breakdown=pc.components)  # fmt: skip
+    return finish(ctx, model, phases, overhead, params, req.gpus)
+
+
+def llama_cpp_inference(
+    ctx: Ctx, model: ResolvedModel, fmt: str, extra: dict[str, int] | None, layer_scan: bool = False
+) -> EstimateResult:
+    """llama.cpp: its buffers per device (weights, KV, compute; the multimodal projector and its encoder buffers
+    on the first GPU) and ggml-cuda's memory outside them — no PyTorch allocator or context figures."""
+    req = ctx.req
+    seq = req.seq_len + (extra.get("tokens", 0) if extra else 0)
+    phases, overhead = llama_cpp.serving_phases(ctx, model.arch, fmt, seq, extra, layer_scan)
+    pc = count_params(model.arch)
     params = Params(total=pc.total + (extra.get("params", 0) if extra else 0), active=pc.active, trainable=0,
                     breakdown=pc.components)  # fmt: skip
     return finish(ctx, model, phases, overhead, params, req.gpus)

@@ -15,7 +15,7 @@ from .inference import inference
 from .training import training
 
 
-def multimodal(req: EstimateRequest) -> EstimateResult:
+def multimodal(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateResult:
     model = resolve_model(req)
     mm = model.multimodal
     if mm is None:
@@ -59,7 +59,7 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
     if mm.cross_attention == "every_layer" and max_pos and req.seq_len > max_pos:
         raise EstimateError(f"this decoder handles at most {max_pos} tokens per sequence", "seq_len")
     if req.task == "inference":
-        result = inference(req.model_copy(update={"mode": "multimodal"}), model, extra)
+        result = inference(req.model_copy(update={"mode": "multimodal"}), model, extra, layer_scan=layer_scan)
     else:
         result = training(req.model_copy(update={"mode": "multimodal"}), model, extra)
     result.assumptions.extend(tokens.notes)
