@@ -283,7 +283,7 @@ def eager_scores_inference_bytes(a: ArchSpec, batch: int, q_len: int, kv_len: in
 
 
 def training_ce_peak_bytes(
-    tokens: int, vocab: int, act_bytes: int, shift_copy: bool = False
+    tokens: int, vocab: int, act_bytes: int, shift_copy: bool = False, upcast_in_model: bool = False
 ) -> tuple[int, int]:
     """Cross-entropy as transformers computes it (loss_utils.ForCausalLMLoss: ``logits.float()`` then
     F.cross_entropy). Returns (forward peak, backward-start peak):
@@ -292,10 +292,12 @@ def training_ce_peak_bytes(
     backward: saved log-softmax + nll_loss_backward's grad + _log_softmax_backward_data's output, all fp32.
     ``shift_copy``: transformers < 4.50 shifted the logits with ``logits[..., :-1, :].contiguous()`` (4.46–4.49
     loss_utils.py; the model forwards before them did the same), one more fp32 copy alive at the log-softmax —
-    4.50 pads the labels instead.
+    4.50 pads the labels instead. ``upcast_in_model``: before 4.45 LlamaForCausalLM.forward replaced its 16-bit
+    logits with ``logits = logits.float()``, so the 16-bit logits are gone by the log-softmax.
     """
     n = tokens * vocab
-    forward = n * (act_bytes if act_bytes != FP32 else 0) + (3 if shift_copy else 2) * FP32 * n
+    half = act_bytes if act_bytes != FP32 and not upcast_in_model else 0
+    forward = n * half + (3 if shift_copy else 2) * FP32 * n
     backward = 3 * FP32 * n
     return forward, backward
 

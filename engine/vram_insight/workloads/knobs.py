@@ -102,8 +102,11 @@ def loss_bytes(ctx: Ctx, a: ArchSpec, tokens: int, act_bytes: int) -> tuple[int,
         fwd, bwd = act.compiled_ce_peak_bytes(tokens, a.vocab_size, act_bytes, req.framework == "torchtune")
         ctx.note("knobs.loss_compiled")
     else:
-        shift = req.framework == "hf" and hf_version(req.transformers_version) < (4, 50)
-        fwd, bwd = act.training_ce_peak_bytes(tokens, a.vocab_size, act_bytes, shift)
+        version = hf_version(req.transformers_version)
+        shift = req.framework == "hf" and version < (4, 50)
+        # before 4.45 the model itself did ``logits = logits.float()``, dropping the 16-bit logits
+        in_model = req.framework == "hf" and version < (4, 45)
+        fwd, bwd = act.training_ce_peak_bytes(tokens, a.vocab_size, act_bytes, shift, in_model)
         ctx.note("knobs.loss_hf")
         if shift:
             ctx.note("knobs.loss_shift", version=req.transformers_version)
