@@ -51,7 +51,9 @@ register({
     "[tokens × vocab] copy at the log-softmax; 4.50 pads the labels instead)",
     "knobs.loss_liger": "Chunked/fused linear cross-entropy (Liger): no [tokens, vocab] logits tensor",
     "knobs.loss_tt_chunked": "Loss: torchtune CEWithChunkedOutputLoss — {chunks} 16-bit logit chunks, upcast one at "
-    "a time{compiled}",
+    "a time; every chunk's fp32 log-softmax stays saved for backward",
+    "knobs.loss_tt_chunked_compiled": "Loss: torchtune CEWithChunkedOutputLoss compiled per chunk — {chunks} 16-bit logit "
+    "chunks saved for backward, no fp32 copies",
     "knobs.loss_compiled": "Loss compiled: upcast, log-softmax and NLL fused (saves its input and a log-sum-exp)",
 })  # fmt: skip
 
@@ -94,7 +96,7 @@ def loss_bytes(ctx: Ctx, a: ArchSpec, tokens: int, act_bytes: int) -> tuple[int,
     req = ctx.req
     if req.chunked_ce and req.framework == "torchtune":
         fwd, bwd = act.torchtune_chunked_ce_bytes(tokens, a.vocab_size, act_bytes, req.compile)
-        ctx.note("knobs.loss_tt_chunked", chunks=8, compiled=", compiled per chunk" if req.compile else "")
+        ctx.note("knobs.loss_tt_chunked_compiled" if req.compile else "knobs.loss_tt_chunked", chunks=8)
     elif req.chunked_ce:
         fwd = bwd = act.chunked_ce_bytes(tokens, a.vocab_size, a.hidden_size, act_bytes)
         ctx.note("knobs.loss_liger")
