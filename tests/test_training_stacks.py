@@ -47,6 +47,18 @@ def test_bnb_qlora_layer_matches_the_measured_saved_set() -> None:
     assert parts == {"norms": 32776, "attention": 20608, "linear_inputs": 69856, "mlp": 172032}
 
 
+def test_peft_lora_under_autocast_saves_16_bit_input_copies() -> None:
+    # Mistral-7B layer, bf16 base, peft's fp32 adapters on all linears, forward under autocast(bf16) (HF Trainer
+    # bf16=True): peft's Linear still casts the input to fp32, autocast recasts it to bf16 for lora_A and that copy
+    # is saved — one per adapted module. saved_tensors_hooks measured 217,448 B/token (incl. rsqrt 8 + lse 128):
+    #   norms 2 × fp32 16384 = 32768; SDPA q 8192 + k 2048 + v 2048 + out 8192 = 20480; gate, SiLU, up 3 × 28672;
+    #   lora_A inputs 6 × 8192 + 28672 and outputs 7 × 32 = 78048
+    a = arch("mistral-7b-v0.3")
+    targets = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
+    setup = act.TrainSetup(2, 2, False, targets, 16, 2, lora_input_copy=True)
+    assert sum(act.layer_saved_bytes_per_token(a, a.layers[0], setup).values()) == 217_448 - 8 - 128
+
+
 def test_compile_saves_what_the_aot_graph_saves() -> None:
     # Llama-3.2-3B layer, full fine-tuning in bf16 (h 3072, I 8192, q 3072): the AOT forward graph of the compiled
     # layer saves 34,816 B/token less than eager autograd: the two norms keep their 16-bit input instead of an fp32

@@ -183,6 +183,7 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
     base_trainable = method in ("full", "freeze")
     dequant = 0
     lora_input_copy = True
+    lora_saved_bytes = 4
 
     if method == "full":
         trainable = pc.total
@@ -212,8 +213,12 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         weights += shard(trainable * adapter_bytes, shd.stage == 3, shd.group)
         act_bytes = 2 if stack.precision != "fp32" else 4
         autocast = stack.precision.startswith("amp-")
-        # peft casts the input to the adapter dtype unless it matches already or autocast runs
-        lora_input_copy = not autocast and adapter_bytes != act_bytes
+        # peft's Linear casts its input to the adapter dtype (lora/layer.py Linear.forward → _cast_input_dtype, a
+        # no-op when the dtypes match); under autocast lora_A's matmul recasts that copy to 16 bits and saves the
+        # 16-bit one. bitsandbytes' Linear4bit skips the cast under autocast (lora/bnb.py: requires_conversion =
+        # not torch.is_autocast_enabled()).
+        lora_input_copy = adapter_bytes != act_bytes and not (method == "qlora" and autocast)
+        lora_saved_bytes = act_bytes if autocast else adapter_bytes
         prec = prec.__class__(**{**prec.__dict__, "weight_bytes": adapter_bytes, "grad_bytes": adapter_bytes,
                                   "state_bytes": 4 if adapter_bytes == 4 else prec.state_bytes,
                                   "autocast": False, "resid_bytes": 4 if stack.bnb_upcast else act_bytes,
@@ -326,7 +331,7 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         base_trainable=base_trainable,
         lora_targets=lora_targets,
         lora_rank=req.lora_rank,
-        lora_bytes=stack.adapter_bytes if method in ("lora", "qlora") else 4,
+        lora_bytes=lora_saved_bytes if method in ("lora", "qlora") else 4,
         attention=effective_attention(req.attention, a, prec.act_bytes, req.platform),
         autocast=prec.autocast,
         lora_input_copy=lora_input_copy,
