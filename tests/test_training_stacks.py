@@ -171,3 +171,19 @@ def test_inconsistent_knobs_name_the_field(kw: dict, field: str) -> None:
         EstimateRequest(mode="finetune", **kw)
     err = exc.value.errors()[0]
     assert field in (".".join(map(str, err["loc"])) or (err.get("ctx") or {}).get("field", ""))
+
+
+def test_cli_takes_the_frameworks_flag_names(capsys) -> None:
+    import json
+
+    from vram_insight.cli import main
+
+    argv = ["estimate", "-m", "llama-3.1-8b", "--mode", "training", "--precision", "bf16", "--optim",
+            "paged_adamw_8bit", "--optimizer-in-bwd", "--enable-activation-offloading", "--compile",
+            "--grad-checkpointing", "full", "--framework", "torchtune", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    res = json.loads(capsys.readouterr().out)
+    # 8.03e9 parameters: uint8 states (2 B/param) in managed memory for every tensor ≥ 1e5 elements
+    assert res["details"]["paged_optimizer_bytes"] > 2 * 7.9e9
+    assert main([*argv[:-1], "--optimizer", "adamw", "--json"]) == 2
+    assert "disagree" in capsys.readouterr().err
