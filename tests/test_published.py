@@ -30,6 +30,9 @@ def test_records_name_their_source_and_semantics() -> None:
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
 def test_case_within_its_tolerance(row: dict) -> None:
+    if not row["gate"]:
+        assert len(row["not_gated_because"]) > 40, f"{row['id']}: say why it is not gated"
+        return
     assert abs(row["error_pct"]) <= row["tolerance_pct"], f"{row['error_pct']:+.2f} % ({row['file']})"
 
 

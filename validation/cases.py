@@ -48,6 +48,30 @@ ARCHS: dict[str, dict] = {
             "eos_token_id": 128001,
         },
     },
+    # Llama-3.1-8B: GQA 32/8, vocab 128256, untied (the model of Unsloth's HF + bitsandbytes QLoRA benchmark)
+    "llama-3.1-8b": {
+        "real_layers": 32,
+        "config": {
+            "model_type": "llama",
+            "hidden_size": 4096,
+            "intermediate_size": 14336,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "vocab_size": 128256,
+            "num_hidden_layers": 2,
+            "tie_word_embeddings": False,
+            "max_position_embeddings": 131072,
+            "rope_theta": 500000.0,
+            "rope_scaling": LLAMA3_ROPE,
+            "rms_norm_eps": 1e-05,
+            "hidden_act": "silu",
+            "attention_bias": False,
+            "mlp_bias": False,
+            "bos_token_id": 128000,
+            "eos_token_id": 128001,
+        },
+    },
     # Llama-3.2-3B: head_dim 128, 24 heads, 8 kv heads
     "llama-3.2-3b": {
         "real_layers": 28,
@@ -423,6 +447,30 @@ def lora(arch, targets, B, S, gc=False, attn="sdpa"):
     return {"id": cid, "arch": arch, "scenario": sc}
 
 
+def qlora_bnb(arch, targets, B, S, gc=True, quant_type="nf4"):
+    """HF + bitsandbytes + peft QLoRA (measure.run_train_qlora_bnb): 4-bit base with double quant and bf16
+    compute, prepare_model_for_kbit_training, fp32 LoRA adapters, autocast(bf16) forward, AdamW."""
+    cid = f"qlora-bnb/{arch}/{quant_type}/{targets}/{'gc' if gc else 'nogc'}/B{B}-S{S}"
+    sc = _scenario(
+        mode="train_qlora_bnb",
+        dtype="amp-bf16",
+        batch=B,
+        seq_len=S,
+        optimizer="adamw",
+        optimizer_impl="foreach",
+        grad_checkpointing=gc,
+        lora=_lora(targets, arch),
+    )
+    sc["qlora_bnb"] = {
+        "quant_type": quant_type,
+        "double_quant": True,
+        "compute_dtype": "bf16",
+        "quant_storage": "uint8",
+        "prepare_model_for_kbit_training": True,
+    }
+    return {"id": cid, "arch": arch, "scenario": sc}
+
+
 def grpo(arch, kind, k, P, C, gc=False, beta=0.04):
     cid = f"grpo/{arch}/{kind}/{'gc' if gc else 'nogc'}/k{k}-P{P}-C{C}"
     sc = _scenario(
@@ -514,6 +562,15 @@ def all_cases() -> list[dict]:
     cs.append(lora("mistral-7b-v0.3", "all", 1, 512))
     cs.append(lora("phi-3-mini-4k", "all", 1, 512))
     cs.append(lora("qwen3-30b-a3b", "attn", 1, 512))
+
+    # ---------------- HF + bitsandbytes QLoRA (prepare_model_for_kbit_training, fp32 adapters, autocast bf16)
+    cs.append(qlora_bnb("llama-3.2-1b", "all", 1, 1024))
+    cs.append(qlora_bnb("llama-3.2-1b", "attn", 2, 512, gc=False))
+    cs.append(qlora_bnb("llama-3.2-1b", "all", 1, 1024, quant_type="fp4"))
+    cs.append(qlora_bnb("mistral-7b-v0.3", "all", 1, 1024))
+    cs.append(qlora_bnb("mistral-7b-v0.3", "all", 1, 512, gc=False))
+    cs.append(qlora_bnb("mistral-7b-v0.3", "all", 1, 2048, gc=False))  # saved layer activations dominate
+    cs.append(qlora_bnb("llama-3.1-8b", "all", 1, 1024))
 
     # ---------------- GRPO-like step (rollout decode is the slow part on CPU: keep C modest)
     cs.append(grpo("llama-3.2-1b", "full", 4, 256, 64))

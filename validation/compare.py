@@ -89,6 +89,13 @@ def request_for(record: dict[str, Any]) -> EstimateRequest:
                                lora_alpha=lora.get("alpha", 32), lora_targets=_lora_targets(lora),
                                batch_size=s["batch"], seq_len=s["seq_len"], precision=precision,
                                optimizer=optimizer, grad_checkpointing=gc, **base)  # fmt: skip
+    if mode == "train_qlora_bnb":
+        lora, q = s["lora"], s["qlora_bnb"]
+        weights = q["quant_type"] + ("" if q.get("double_quant", True) else "-nodq")
+        return EstimateRequest(mode="finetune", method="qlora", framework="hf", weights=weights,
+                               lora_rank=lora.get("r", 16), lora_alpha=lora.get("alpha", 32),
+                               lora_targets=_lora_targets(lora), batch_size=s["batch"], seq_len=s["seq_len"],
+                               precision="amp-bf16", optimizer=optimizer, grad_checkpointing=gc, **base)  # fmt: skip
     if mode == "grpo":
         lora = s.get("lora")
         extra = {"lora_rank": lora.get("r", 16), "lora_targets": _lora_targets(lora)} if lora else {}

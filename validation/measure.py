@@ -584,7 +584,94 @@ def run_grpo(case, device, tracker, ctx):
     )
 
 
+def _quantized_bnb_model(cfgd, sc):
+    """A bitsandbytes 4-bit model as ``from_pretrained(..., quantization_config=...)`` builds it: the random bf16
+    model is saved to a temporary folder and loaded back quantized (``from_config`` takes no quantization)."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    q = sc["qlora_bnb"]
+    qc = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=q["quant_type"],
+        bnb_4bit_use_double_quant=q["double_quant"],
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+    tmp = tempfile.mkdtemp(prefix="vram-bnb-")
+    try:
+        build_model(cfgd, torch.bfloat16, sc["attn_impl"]).save_pretrained(tmp)
+        return AutoModelForCausalLM.from_pretrained(
+            tmp, quantization_config=qc, dtype=torch.bfloat16, attn_implementation=sc["attn_impl"]
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_train_qlora_bnb(case, device, tracker, ctx):
+    """HF + bitsandbytes + peft QLoRA as the PEFT/TRL recipes run it: 4-bit base (nf4 or fp4, double quant,
+    bf16 compute), ``prepare_model_for_kbit_training`` (casts every non-4-bit parameter to fp32, enables
+    gradient checkpointing with the reentrant checkpoint of transformers 4.x), peft LoRA with its default fp32
+    adapters, and one Trainer-like step: ``torch.autocast(bf16)`` around the forward (HF Trainer ``bf16=True``),
+    backward, AdamW step."""
+    import torch
+    from peft import prepare_model_for_kbit_training
+
+    sc, cfgd = case["scenario"], case["arch_config"]
+    model = _quantized_bnb_model(cfgd, sc).to(device)
+    gc_kwargs = {"use_reentrant": True}
+    model = prepare_model_for_kbit_training(
+        model, use_gradient_checkpointing=sc["grad_checkpointing"], gradient_checkpointing_kwargs=gc_kwargs
+    )
+    model = _lora_model(model, sc["lora"])
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = _make_optimizer(sc, params)
+    _warm_optimizer(opt, params)
+    B, S = sc["batch"], sc["seq_len"]
+    ids = _rand_ids(B, S, cfgd["vocab_size"], device)
+    ctx["param_count_exact"] = _n_params(model.parameters())
+    ctx["param_count_trainable"] = _n_params(params)
+    ctx["weights_bytes"] = _storage_bytes(model.parameters())
+    ctx["buffers_bytes"] = _storage_bytes(model.buffers())
+    _register_model(tracker, model)
+    tracker.register_optimizer(opt)
+    tracker.register([ids], "inputs")
+    tracker.add_dynamic("gradients", lambda: [p.grad for p in params if p.grad is not None])
+    ctx["before_run"]()
+    with ctx["tracking"]():
+        tracker.set_phase("forward")
+        with torch.autocast(device_type=device, dtype=torch.bfloat16):
+            loss = model(input_ids=ids, labels=ids).loss
+        tracker.set_phase("backward")
+        loss.backward()
+        loss_val = float(loss.detach().float())
+        del loss
+        tracker.set_phase("optimizer_step")
+        opt.step()
+        tracker.set_phase("zero_grad")
+        opt.zero_grad(set_to_none=True)
+        tracker.set_phase("done")
+    dtypes: dict[str, int] = {}
+    for p in model.parameters():
+        key = f"{type(p).__name__}:{str(p.dtype).replace('torch.', '')}"
+        dtypes[key] = dtypes.get(key, 0) + p.numel()
+    ctx["extra"].update(
+        {
+            "parameter_dtypes_after_prepare": dtypes,
+            "trainable_param_dtypes": sorted({str(p.dtype).replace("torch.", "") for p in params}),
+            "optimizer_defaults": _opt_defaults(opt),
+            "grad_checkpointing_kwargs": gc_kwargs if sc["grad_checkpointing"] else None,
+            "autocast": "torch.autocast(bf16) around forward only (HF Trainer bf16=True)",
+            "bitsandbytes_version": __import__("bitsandbytes").__version__,
+            "loss": loss_val,
+        }
+    )
+
+
 RUNNERS = {"inference": run_inference, "train_full": run_train, "train_lora": run_train, "grpo": run_grpo}
+RUNNERS["train_qlora_bnb"] = run_train_qlora_bnb  # HF + bitsandbytes + peft QLoRA
 
 
 # ============================================================================ one case (child process)

@@ -10,6 +10,9 @@ Each file ``validation/published/<category>.jsonl`` holds one measured case per 
      "compare": "value",        # or "capacity": measured.bytes is a card this run just fits (an OOM threshold)
      "tolerance_pct": 5.0, "semantics": "MiB as printed by ggml (bytes / 1024 / 1024)"}
 
+``"gate": false`` (with ``"not_gated_because"``) keeps a record in the comparison but out of the tolerance and
+median checks — for readings whose semantics the engine does not model yet (say which and why).
+
 ``compare: "capacity"`` records say "this setting was the largest that ran on a card of N bytes": the error is the
 predicted card memory relative to that capacity (a small positive error means we would call it a near miss).
 No torch needed; ``python validation/compare.py`` writes the section into docs/accuracy.md and
@@ -76,6 +79,8 @@ def compare(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "predicted": predicted,
             "error_pct": (predicted - measured) / measured * 100,
             "tolerance_pct": float(rec.get("tolerance_pct", DEFAULT_TOLERANCE_PCT)),
+            "gate": bool(rec.get("gate", True)),
+            "not_gated_because": rec.get("not_gated_because", ""),
         })  # fmt: skip
     return rows
 
@@ -83,6 +88,8 @@ def compare(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     groups: dict[str, list[float]] = {"overall": []}
     for r in rows:
+        if not r.get("gate", True):
+            continue
         groups.setdefault(r["category"], []).append(abs(r["error_pct"]))
         groups["overall"].append(abs(r["error_pct"]))
     return {
@@ -101,7 +108,8 @@ def render_section(rows: list[dict[str, Any]]) -> list[str]:
         "source and exact settings in `validation/published/*.jsonl`; GB/GiB/MiB are converted to bytes as the",
         "source's own measuring code defines them. `tests/test_published.py` holds every case to its tolerance",
         f'and every category to a median ≤ {CATEGORY_MEDIAN_LIMIT_PCT:.0f} %. "capacity" rows are OOM thresholds: the',
-        "largest setting that ran on a card, compared with the card memory we predict for it.",
+        'largest setting that ran on a card, compared with the card memory we predict for it. Rows marked "not',
+        'gated" are shown but kept out of the tolerance and median checks, with the reason.',
         "",
         "| category | cases | median abs. error | max abs. error |",
         "|---|---:|---:|---:|",
@@ -116,6 +124,8 @@ def render_section(rows: list[dict[str, Any]]) -> list[str]:
             measured, predicted = f"{r['measured'] / 1e6:,.1f}", f"{r['predicted'] / 1e6:,.1f}"
         else:  # a count or ratio (KV blocks, concurrency), in the source's unit
             measured, predicted = f"{r['measured']:,.6g} ({r['unit']})", f"{r['predicted']:,.6g}"
+        if not r.get("gate", True):
+            what += " — not gated: " + r["not_gated_because"]
         lines.append(
             f"| `{r['id']}` | {what} | {measured} | {predicted} | "
             f"{r['error_pct']:+.2f} % | [{r['file']}]({r['source_url']}) |"

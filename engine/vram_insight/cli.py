@@ -93,14 +93,14 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--block-size", type=int, help="vLLM: tokens per KV block (16; 64 from 0.34)")
     p.add_argument("--logits-all-tokens", action="store_true", default=None)
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "amp-bf16", "amp-fp16"])
-    p.add_argument("--optimizer", choices=["adamw", "adamw-8bit", "sgd", "sgd-momentum", "adafactor", "lion"])
+    p.add_argument("--optimizer", choices=list(OPTIMIZER_CHOICES))
     p.add_argument("--grad-checkpointing", nargs="?", const="full", choices=["none", "selective", "full"])
     p.add_argument("--chunked-ce", action="store_true", default=None)
     p.add_argument("--method", choices=["full", "lora", "qlora", "freeze", "prefix"])
     p.add_argument("--lora-rank", type=int)
     p.add_argument("--lora-alpha", type=int)
     p.add_argument("--lora-targets", help="default | all-linear | q_proj,v_proj,…")
-    p.add_argument("--adapter-dtype", choices=["fp32", "bf16"])
+    p.add_argument("--adapter-dtype", choices=["auto", "fp32", "bf16"])
     p.add_argument("--freeze-trainable-layers", type=int)
     p.add_argument("--prefix-tokens", type=int)
     p.add_argument("--rl-algorithm", choices=["grpo", "dpo"])
@@ -125,6 +125,34 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sequence-parallel", action="store_true", default=None)
     p.add_argument("--offload", choices=["none", "optimizer", "optimizer+params"])
     _add_llama_cpp_args(p)
+    # Training stacks and memory knobs (issues 10–11), named as the frameworks name them.
+    p.add_argument("--framework", choices=["hf", "torchtune"], help="training stack (default hf)")
+    p.add_argument(
+        "--optim",
+        choices=sorted(HF_OPTIM_NAMES),
+        help="the optimizer by its HF TrainingArguments.optim name (adamw_torch_fused, paged_adamw_8bit, …)",
+    )
+    p.add_argument("--optimizer-in-bwd", action="store_true", default=None, help="torchtune optimizer_in_bwd")
+    p.add_argument(
+        "--enable-activation-offloading",
+        "--activation-offloading",
+        action="store_true",
+        default=None,
+        dest="activation_offloading",
+        help="torchtune enable_activation_offloading / TRL activation_offloading",
+    )
+    p.add_argument(
+        "--compile", "--torch-compile", action="store_true", default=None, dest="compile",
+        help="torchtune compile / HF torch_compile",
+    )  # fmt: skip
+    p.add_argument(
+        "--custom-sharded-layers",
+        action="store_true",
+        default=None,
+        dest="fsdp_shard_embeddings",
+        help="FSDP: embeddings and output as their own units (torchtune custom_sharded_layers)",
+    )
+    p.add_argument("--transformers-version", help="major.minor of transformers (hf runs; default 5.0)")
     p.add_argument("--num-layers", type=int, help="override num_hidden_layers")
     p.add_argument(
         "--cuda-context-mib", type=int, help="CUDA context per process, MiB (default: measured per GPU)"
@@ -201,7 +229,25 @@ def _print_llama_cpp(info: dict[str, Any]) -> None:
     print(f"    system RAM needed: {_fmt_bytes(info['ram_bytes'])}; ollama ps: {info['ollama']['processor']}")
 
 
-_SKIP = {"json", "command", "func", "model"}
+_SKIP = {"json", "command", "func", "model", "optim"}
+
+# Training stacks (issues 10–11): the request's optimizer values, and HF TrainingArguments.optim names for them
+# (transformers training_args.py OptimizerNames).
+OPTIMIZER_CHOICES = (
+    "adamw", "adamw-fused", "adamw-8bit", "adamw-8bit-torchao", "paged-adamw-32bit", "paged-adamw-8bit", "sgd",
+    "sgd-momentum", "adafactor", "lion",
+)  # fmt: skip
+HF_OPTIM_NAMES = {
+    "adamw_torch": "adamw",
+    "adamw_torch_fused": "adamw-fused",
+    "adamw_bnb_8bit": "adamw-8bit",
+    "adamw_8bit": "adamw-8bit",
+    "adamw_torch_8bit": "adamw-8bit-torchao",
+    "paged_adamw_32bit": "paged-adamw-32bit",
+    "paged_adamw_8bit": "paged-adamw-8bit",
+    "adafactor": "adafactor",
+    "sgd": "sgd",
+}
 
 
 def _request(args: argparse.Namespace) -> Any:
@@ -212,6 +258,10 @@ def _request(args: argparse.Namespace) -> Any:
         if key in _SKIP or value is None:
             continue
         data[key] = value
+    if getattr(args, "optim", None):
+        if args.optimizer and args.optimizer != HF_OPTIM_NAMES[args.optim]:
+            raise CliError(f"--optim {args.optim} and --optimizer {args.optimizer} disagree: give one")
+        data["optimizer"] = HF_OPTIM_NAMES[args.optim]
     data.setdefault("gpu", None)
     return EstimateRequest.model_validate(data)
 

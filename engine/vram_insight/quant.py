@@ -170,6 +170,31 @@ HF_FORMATS: dict[str, WeightFormat] = {
         "bitsandbytes NF4, fp32 absmax per 64 weights = 4.5 bpw on Linear layers",
         trainable_base=False,
     ),
+    # bitsandbytes FP4 (BitsAndBytesConfig(bnb_4bit_quant_type="fp4"), transformers' default 4-bit type): the
+    # same storage as NF4 — bitsandbytes/functional.py quantize_4bit packs two 4-bit codes per byte with an fp32
+    # absmax per 64 weights whatever the quant_type (which only picks the 16-entry code, get_4bit_type);
+    # compress_statistics (double quant) stores the absmax as uint8 with an fp32 scale per 256 blocks.
+    "fp4": WeightFormat(
+        "fp4",
+        "FP4 + double quant (bitsandbytes)",
+        Fraction(4) + Fraction(8, 64) + Fraction(32, 64 * 256),
+        _F16,
+        _F16,
+        _F16,
+        "bitsandbytes FP4 (E2M1 code) with double quantization = 4.127 bpw on Linear layers, the NF4 layout "
+        "(bitsandbytes functional.quantize_4bit); embed_tokens and lm_head stay 16-bit",
+        trainable_base=False,
+    ),
+    "fp4-nodq": WeightFormat(
+        "fp4-nodq",
+        "FP4 without double quant (bitsandbytes)",
+        Fraction(4) + Fraction(32, 64),
+        _F16,
+        _F16,
+        _F16,
+        "bitsandbytes FP4, fp32 absmax per 64 weights = 4.5 bpw on Linear layers (transformers' 4-bit default)",
+        trainable_base=False,
+    ),
     "int4": WeightFormat(
         "int4",
         "INT4 GPTQ/AWQ (g128)",
@@ -199,7 +224,7 @@ WEIGHT_FORMATS: tuple[str, ...] = (*HF_FORMATS, *GGUF_MIXES)
 def normalise_format(name: str) -> str:
     key = name.strip().lower().replace("-", "_")
     aliases = {"nf4_nodq": "nf4-nodq", "float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "gptq": "int4",
-               "awq": "int4", "fp8_e4m3": "fp8", "q4_k": "q4_k_m", "q5_k": "q5_k_m", "q3_k": "q3_k_m"}  # fmt: skip
+               "awq": "int4", "fp8_e4m3": "fp8", "fp4_nodq": "fp4-nodq", "bnb_fp4": "fp4", "q4_k": "q4_k_m", "q5_k": "q5_k_m", "q3_k": "q3_k_m"}  # fmt: skip
     key = aliases.get(key, key)
     if key in HF_FORMATS or key in GGUF_MIXES:
         return key

@@ -14,7 +14,11 @@ from pydantic_core import PydanticCustomError
 
 Mode = Literal["inference", "finetune", "training", "grpo", "multimodal"]
 Precision = Literal["fp32", "bf16", "fp16", "amp-bf16", "amp-fp16"]
-Optimizer = Literal["adamw", "adamw-8bit", "sgd", "sgd-momentum", "adafactor", "lion"]
+Optimizer = Literal[
+    "adamw", "adamw-fused", "adamw-8bit", "adamw-8bit-torchao", "paged-adamw-32bit", "paged-adamw-8bit", "sgd",
+    "sgd-momentum", "adafactor",
+    "lion",
+]  # fmt: skip
 Attention = Literal["sdpa", "eager", "flash"]
 Checkpointing = Literal["none", "selective", "full"]
 Method = Literal["full", "lora", "qlora", "freeze", "prefix"]
@@ -152,11 +156,48 @@ class EstimateRequest(_Model):
     lora_targets: str = Field(
         default="default", description="'default' (PEFT's per model type), 'all-linear', or names."
     )
-    adapter_dtype: Literal["fp32", "bf16"] = "fp32"
+    adapter_dtype: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto",
+        description="LoRA adapter dtype. auto: what the framework does (peft fp32; TRL sharded QLoRA and torchtune: "
+        "the model dtype).",
+    )
     freeze_trainable_layers: int = Field(
         default=2, ge=0, le=1024, description="Freeze: last N layers trainable."
     )
     prefix_tokens: int = Field(default=20, ge=1, le=4096, description="Prefix tuning: num_virtual_tokens.")
+
+    # Training stacks and memory knobs (issues 10–11): what the framework allocates beyond the formulas.
+    framework: Literal["hf", "torchtune"] = Field(
+        default="hf",
+        description=(
+            "Training stack. hf: transformers Trainer/TRL + peft (+ bitsandbytes for QLoRA: "
+            "prepare_model_for_kbit_training upcasts, fp32 adapters, autocast). torchtune: pure bf16 modules, "
+            "bf16 adapters, torchao NF4 for QLoRA, CEWithChunkedOutputLoss for chunked_ce."
+        ),
+    )
+    optimizer_in_bwd: bool = Field(
+        default=False,
+        description="torchtune optimizer_in_bwd: each parameter steps as soon as its gradient is ready (grads freed).",
+    )
+    activation_offloading: bool = Field(
+        default=False,
+        description="torchtune enable_activation_offloading / TRL activation_offloading: saved activations to CPU.",
+    )
+    compile: bool = Field(
+        default=False,
+        description="torch.compile of the decoder layers and the loss (torchtune compile, HF torch_compile).",
+    )
+    transformers_version: str = Field(
+        default="5.0",
+        pattern=r"^[0-9]{1,2}\.[0-9]{1,3}$",
+        description="transformers major.minor of an hf run: before 4.50 ForCausalLMLoss shifted the fp32 logits "
+        "with .contiguous() (one more [tokens × vocab] fp32 copy).",
+    )
+    fsdp_shard_embeddings: bool = Field(
+        default=False,
+        description="FSDP: embeddings and lm_head wrapped as their own units (torchtune custom_sharded_layers: "
+        "['tok_embeddings', 'output']) instead of staying gathered in the root unit.",
+    )
 
     # GRPO / DPO.
     rl_algorithm: Literal["grpo", "dpo"] = "grpo"
@@ -228,6 +269,19 @@ class EstimateRequest(_Model):
             fail("offload", "offloading parameters needs ZeRO-3 (offload_param is a stage-3 option)")
         if self.offload == "optimizer+params" and self.fsdp == "shard_grad_op":
             fail("offload", "offloading parameters needs FSDP FULL_SHARD or HYBRID_SHARD")
+        # Training stacks and memory knobs (issues 10–11).
+        if self.optimizer_in_bwd and self.grad_accum > 1:
+            # torchtune recipes: "Gradient accumulation is not supported with optimizer in bwd".
+            fail(
+                "optimizer_in_bwd",
+                "optimizer_in_bwd steps every parameter in backward: it needs grad_accum = 1",
+            )
+        if self.framework == "torchtune" and self.precision in ("fp16", "amp-fp16"):
+            fail(
+                "precision", "torchtune trains in bf16 or fp32 (dtype); fp16 is not supported by its recipes"
+            )
+        if self.framework == "torchtune" and self.zero:
+            fail("zero", "torchtune shards with FSDP (fsdp), not DeepSpeed ZeRO")
         if self.mode == "grpo" and self.rl_algorithm == "grpo" and self.num_generations < 2:
             fail("num_generations", "GRPO needs num_generations ≥ 2 (advantages are relative within a group)")
         return self

@@ -27,7 +27,22 @@ class OptimizerSpec:
     fixed_bytes: float | None  # bytes/param independent of dtype (8-bit optimizers), else None
     step_temp_states: float  # full-size temporaries during step() (torch foreach AdamW: sqrt(v) list)
     source: str
+    state_dtype_bytes: int | None = (
+        None  # states kept in this dtype whatever the parameters' (bnb 32-bit: fp32)
+    )
+    paged: bool = (
+        False  # bitsandbytes paged optimizer: large states in CUDA managed memory (outside the allocator)
+    )
+    per_tensor_temp_bytes: int = 0  # bytes per element of the tensor being stepped (one tensor at a time)
 
+
+# bitsandbytes/optim/optimizer.py (0.43–0.50) Optimizer2State.init_state: 8-bit states are uint8 with one fp32
+# absmax per 256-element block (``blocksize = 256``) each; tensors with fewer than ``min_8bit_size`` (4096)
+# elements keep fp32 states. get_state_buffer: paged optimizers allocate states of tensors with ≥ 1e5 elements with
+# F.get_paged (cudaMallocManaged via lib.cget_managed_ptr, wrapped by torch.frombuffer: not PyTorch's allocator).
+BNB_BLOCKSIZE = 256
+BNB_MIN_8BIT_SIZE = 4096
+BNB_MIN_PAGED_SIZE = 100_000
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     "adamw": OptimizerSpec(
@@ -35,10 +50,38 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "torch.optim.AdamW: exp_avg + exp_avg_sq; the default foreach step allocates _foreach_sqrt(exp_avg_sq)"
         " (one parameter-sized temporary) — torch/optim/adamw.py _multi_tensor_adamw",
     ),
+    "adamw-fused": OptimizerSpec(
+        "AdamW (fused)", 2, None, 0.0,
+        "torch.optim.AdamW(fused=True) (HF optim adamw_torch_fused; torchtune configs' fused: True): exp_avg + "
+        "exp_avg_sq updated in place by torch._fused_adamw_, no temporaries — torch/optim/adam.py _fused_adam",
+    ),
     "adamw-8bit": OptimizerSpec(
-        "AdamW 8-bit", 0, 2.0, 0.0,
-        "bitsandbytes AdamW8bit: two 8-bit block-quantised states (blocksize 2048, Dettmers et al. 2021, "
-        "arXiv:2110.02861); tensors < 4096 elements keep 32-bit states; fused update kernel",
+        "AdamW 8-bit", 0, 2 + 2 * 4 / BNB_BLOCKSIZE, 0.0,
+        "bitsandbytes AdamW8bit (HF adamw_bnb_8bit) / torchao AdamW8bit: two uint8 states + an fp32 absmax per 256 "
+        "elements each (bitsandbytes/optim/optimizer.py Optimizer2State.init_state); tensors < 4096 elements keep "
+        "fp32 states; fused update kernel",
+    ),
+    "adamw-8bit-torchao": OptimizerSpec(
+        "AdamW 8-bit (torchao)", 0, 2 + 2 * 4 / BNB_BLOCKSIZE, 0.0,
+        "torchao AdamW8bit (torchtune's low-precision optimizer): uint8 states + an fp32 scale per 256 elements; "
+        "each parameter's compiled step (low_bit_optim/adam.py single_param_adam) dequantises both states to fp32 "
+        "(exp_avg.float().lerp(...)) and requantises them with copy_, one parameter at a time",
+        per_tensor_temp_bytes=2 * 4,
+    ),
+    "paged-adamw-32bit": OptimizerSpec(
+        "Paged AdamW 32-bit", 2, None, 0.0,
+        "bitsandbytes PagedAdamW (HF paged_adamw_32bit): fp32 exp_avg + exp_avg_sq; states of tensors ≥ 1e5 elements "
+        "in CUDA managed memory (optimizer.py get_state_buffer → F.get_paged), outside PyTorch's allocator; fused "
+        "update kernel",
+        state_dtype_bytes=4,
+        paged=True,
+    ),
+    "paged-adamw-8bit": OptimizerSpec(
+        "Paged AdamW 8-bit", 0, 2 + 2 * 4 / BNB_BLOCKSIZE, 0.0,
+        "bitsandbytes PagedAdamW8bit (HF paged_adamw_8bit): 8-bit blockwise states (256-element blocks, fp32 for "
+        "tensors < 4096 elements) in CUDA managed memory for tensors ≥ 1e5 elements (F.get_paged), outside "
+        "PyTorch's allocator",
+        paged=True,
     ),
     "sgd": OptimizerSpec("SGD", 0, None, 0.0, "torch.optim.SGD without momentum keeps no state"),
     "sgd-momentum": OptimizerSpec(
@@ -54,6 +97,43 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "sign(·) is a parameter-sized temporary",
     ),
 }  # fmt: skip
+
+
+def bnb_state_bytes(opt: str, numel: int, state_bytes: int) -> int:
+    """Optimizer-state bytes of one tensor of ``numel`` elements (per-tensor rules of bitsandbytes' optimizers)."""
+    spec = OPTIMIZERS[opt]
+    if spec.fixed_bytes is not None:  # 8-bit blockwise
+        if numel < BNB_MIN_8BIT_SIZE:
+            # bitsandbytes: fp32 states; torchao (_AdamBase._new_buffer): plain states in the parameter dtype
+            return 2 * (state_bytes if opt == "adamw-8bit-torchao" else 4) * numel
+        blocks = -(-numel // BNB_BLOCKSIZE)
+        return 2 * numel + 2 * 4 * blocks
+    return spec.states * (spec.state_dtype_bytes or state_bytes) * numel
+
+
+def optimizer_state_split(opt: str, tensor_numels: list[int], state_bytes: int) -> tuple[int, int]:
+    """(bytes in PyTorch's allocator, bytes in CUDA managed memory) of an optimizer's states, tensor by tensor.
+
+    Only bitsandbytes' paged optimizers put states in managed memory (tensors ≥ 1e5 elements); the driver migrates
+    those pages to the GPU for the update and evicts them to host RAM under memory pressure.
+    """
+    spec = OPTIMIZERS[opt]
+    allocator = paged = 0
+    for n in tensor_numels:
+        b = bnb_state_bytes(opt, n, state_bytes)
+        if spec.paged and n >= BNB_MIN_PAGED_SIZE:
+            # 8-bit: only state1/state2 come from get_state_buffer; the fp32 absmax per block is a plain
+            # torch.zeros on the device (Optimizer2State.init_state)
+            absmax = (
+                2 * 4 * -(-n // BNB_BLOCKSIZE)
+                if spec.fixed_bytes is not None and n >= BNB_MIN_8BIT_SIZE
+                else 0
+            )
+            paged += b - absmax
+            allocator += absmax
+        else:
+            allocator += b
+    return allocator, paged
 
 
 @dataclass(frozen=True)
@@ -103,7 +183,7 @@ def optimizer_state_bytes(opt: str, trainable: int, state_bytes: int, factored_e
         return int(trainable * spec.fixed_bytes)
     if opt == "adafactor":
         return 4 * factored_elements
-    return trainable * spec.states * state_bytes
+    return trainable * spec.states * (spec.state_dtype_bytes or state_bytes)
 
 
 def optimizer_step_temp_bytes(opt: str, trainable: int, state_bytes: int) -> int:

@@ -45,7 +45,7 @@ export const DEFAULTS = Object.freeze({
   lora_rank: 16,
   lora_alpha: 32,
   lora_targets: "default",
-  adapter_dtype: "fp32",
+  adapter_dtype: "auto",
   freeze_trainable_layers: 2,
   prefix_tokens: 20,
   rl_algorithm: "grpo",
@@ -74,12 +74,19 @@ export const DEFAULTS = Object.freeze({
   nccl_mib: null,
   gpu: "rtx-4090",
   mfu: 0.4,
+  // Training stacks and memory knobs (issues 10–11)
+  framework: "hf",
+  optimizer_in_bwd: false,
+  activation_offloading: false,
+  compile: false,
+  transformers_version: "5.0",
+  fsdp_shard_embeddings: false,
 });
 
 // Weight formats offered when the catalog does not list its own (catalog.weight_formats).
 // (The engine's accepted lists, as its validation messages give them.)
 export const WEIGHT_FORMATS = [
-  "bf16", "fp16", "fp32", "fp8", "mxfp4", "int8", "int4", "nf4", "nf4-nodq",
+  "bf16", "fp16", "fp32", "fp8", "mxfp4", "int8", "int4", "nf4", "nf4-nodq", "fp4", "fp4-nodq",
   "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_1", "q5_0", "q4_k_m", "q4_k_s", "q4_1", "q4_0", "iq4_xs", "iq4_nl",
   "q3_k_l", "q3_k_m", "q3_k_s", "iq3_m", "iq3_s", "iq3_xs", "iq3_xxs", "q2_k", "iq2_m", "iq2_s", "iq2_xs", "iq2_xxs",
   "iq1_m", "iq1_s",
@@ -124,7 +131,7 @@ export const FIELDS = [
   { key: "lora_rank", group: "method", type: "int", min: 1, max: 4096, show: loraLike },
   { key: "lora_alpha", group: "method", type: "int", min: 1, max: 65536, show: loraLike },
   { key: "lora_targets", group: "method", type: "text", list: ["default", "all-linear", "q_proj,v_proj", "q_proj,k_proj,v_proj,o_proj"], show: loraLike },
-  { key: "adapter_dtype", group: "method", type: "select", options: ["fp32", "bf16"], show: loraLike },
+  { key: "adapter_dtype", group: "method", type: "select", options: ["auto", "fp32", "bf16"], show: loraLike },
   { key: "freeze_trainable_layers", group: "method", type: "int", min: 0, max: 1024, show: (s) => tunes(s) && s.method === "freeze" },
   { key: "prefix_tokens", group: "method", type: "int", min: 1, max: 4096, show: (s) => tunes(s) && s.method === "prefix" },
 
@@ -162,9 +169,17 @@ export const FIELDS = [
 
   // Training knobs
   { key: "precision", group: "train", type: "select", options: ["amp-bf16", "amp-fp16", "bf16", "fp16", "fp32"], show: trains },
-  { key: "optimizer", group: "train", type: "select", options: ["adamw", "adamw-8bit", "adafactor", "lion", "sgd-momentum", "sgd"], show: trains },
+  { key: "optimizer", group: "train", type: "select", options: ["adamw", "adamw-fused", "adamw-8bit", "adamw-8bit-torchao", "paged-adamw-32bit", "paged-adamw-8bit", "adafactor", "lion", "sgd-momentum", "sgd"], show: trains },
   { key: "grad_checkpointing", group: "train", type: "select", options: ["none", "selective", "full"], show: trains },
   { key: "chunked_ce", group: "train", type: "bool", show: trains },
+  // ---- Training stacks and memory knobs (issues 10–11): framework, optimizer in backward, offloading, compile
+  { key: "framework", group: "train", type: "select", options: ["hf", "torchtune"], show: trains },
+  { key: "optimizer_in_bwd", group: "train", type: "bool", show: trains },
+  { key: "activation_offloading", group: "train", type: "bool", show: trains },
+  { key: "compile", group: "train", type: "bool", show: trains },
+  { key: "transformers_version", group: "train", type: "text", list: ["5.0", "4.46", "4.38"], show: (s) => trains(s) && s.framework === "hf" },
+  { key: "fsdp_shard_embeddings", group: "parallel", type: "bool", show: (s) => trains(s) && s.fsdp !== "none" },
+  // ---- end of training stacks
 
   // Parallelism
   { key: "gpus", group: "parallel", type: "int", min: 1, max: 65536 },

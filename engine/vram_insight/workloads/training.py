@@ -3,12 +3,14 @@ loss's logits, and the phases of one step (forward, backward start, recompute, b
 
 Methods: full training, LoRA / QLoRA (PEFT), freeze tuning (last N layers), prefix tuning. Precision conventions,
 optimizer states and sharding come from :mod:`vram_insight.states` and :mod:`vram_insight.parallel`; the saved
-activations per layer from :mod:`vram_insight.activations`.
+activations per layer from :mod:`vram_insight.activations`; what the framework adds (HF + bitsandbytes vs
+torchtune) from :mod:`.stacks`; the memory knobs (paged optimizers, optimizer in backward, activation offloading,
+torch.compile) from :mod:`.knobs`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import activations as act
 from ..arch import ArchSpec
@@ -16,7 +18,7 @@ from ..device import runtime_overhead
 from ..errors import EstimateError
 from ..kernels import effective_attention, math_attention_note
 from ..lora import LoraTargetError, lora_plan
-from ..parallel import Sharding, shard, sharding, weights_per_gpu
+from ..parallel import GatheredSet, Sharding, fsdp_gathered, shard, sharding, weights_per_gpu, zero3_gathered
 from ..params import count_params, layer_params, linear_shapes
 from ..phases import Ctx, Phase, finish, merge
 from ..quant import WeightBytes, weight_bytes
@@ -27,9 +29,14 @@ from ..states import (
     AutocastCopies,
     autocast_weight_copies,
     optimizer_state_bytes,
+    optimizer_state_split,
     optimizer_step_temp_bytes,
     precision_spec,
 )
+from . import knobs
+from .stacks import Stack, training_stack
+
+_NO_GATHER = GatheredSet(0, 0, 0, 0, 0)
 
 
 @dataclass
@@ -37,7 +44,7 @@ class TrainPlan:
     """Who is trainable and how the model states are stored, per device."""
 
     trainable: int
-    weights: int  # resident weights bytes (per device)
+    weights: int  # resident weights bytes (per device), the largest gathered set included
     gradients: int
     optimizer: int
     step_temp: int
@@ -48,6 +55,12 @@ class TrainPlan:
     label: str
     grad_bytes: int = 2  # per trainable parameter, for extra trainable parts (an unfrozen vision tower)
     state_bytes_per_param: int = 8  # optimizer states + master copy per trainable parameter
+    resident: int = 0  # weights without the gathered units
+    gathered: GatheredSet = _NO_GATHER
+    paged_optimizer: int = 0  # bitsandbytes paged states in CUDA managed memory (outside the allocator)
+    dequant: int = 0  # a frozen 4-bit weight dequantised to 16 bits for one matmul (QLoRA)
+    bnb_upcast: bool = False  # HF QLoRA through prepare_model_for_kbit_training
+    tensor_numels: list[int] = field(default_factory=list)  # trainable tensors (per-tensor optimizer rules)
 
 
 def factored_elements(a: ArchSpec) -> int:
@@ -67,26 +80,65 @@ def largest_layer_share(a: ArchSpec) -> tuple[int, int]:
     return largest, total
 
 
-def frozen_base_weights(
-    ctx: Ctx, a: ArchSpec, wb: WeightBytes, shd: Sharding, tp: int, pp: int
-) -> tuple[int, int]:
-    """(resident, gathered) frozen base weights per GPU in their storage format (LoRA/QLoRA/prefix tuning).
+def trainable_tensor_numels(
+    a: ArchSpec, method: str, rank: int, targets: tuple[str, ...], first: int
+) -> list[int]:
+    """Element counts of the trainable tensors (bitsandbytes optimizers apply their rules tensor by tensor)."""
+    from ..lora import layer_linears
 
-    ZeRO-3 and FSDP FULL_SHARD shard frozen parameters like trainable ones: each rank keeps 1/N of every flat
-    parameter and all-gathers one unit (decoder layer) before its forward and backward, prefetching the next
-    (torch/distributed/fsdp: BackwardPrefetch.BACKWARD_PRE, the default; DeepSpeed stage3 prefetch bucket).
-    QLoRA under FSDP packs the 4-bit weights into a 16-bit ``bnb_4bit_quant_storage`` so they shard as stored.
+    out: list[int] = []
+    for layer, count in a.layer_groups(first if method == "freeze" else 0):
+        if method in ("lora", "qlora"):
+            for name, (d_in, d_out) in layer_linears(a, layer).items():
+                if name in targets:
+                    out += [rank * d_in, d_out * rank] * count
+            continue
+        mats = [d_in * d_out for d_in, d_out in linear_shapes(a, layer).values()]
+        rest = sum(layer_params(a, layer).values()) - sum(mats)
+        vectors = [a.hidden_size] * (rest // a.hidden_size) if rest > 0 else []
+        out += (mats + vectors) * count
+    if method == "full":
+        out.append(a.vocab_size * a.hidden_size)
+        if not a.tie_word_embeddings:
+            out.append(a.vocab_size * a.hidden_size)
+    return out
+
+
+def _gathered_set(a: ArchSpec, shd: Sharding, unit_param_bytes: int, root_param_bytes: int,
+                  unit_grad_bytes: int, root_grad_bytes: int, element_bytes: int) -> GatheredSet:  # fmt: skip
+    if shd.stage < 3:
+        return _NO_GATHER
+    if shd.label.startswith("DeepSpeed"):
+        return zero3_gathered(unit_param_bytes, element_bytes, a.hidden_size, unit_grad_bytes)
+    return fsdp_gathered(unit_param_bytes, root_param_bytes, unit_grad_bytes, root_grad_bytes, shd.group)
+
+
+def frozen_base_weights(
+    ctx: Ctx, a: ArchSpec, wb: WeightBytes, shd: Sharding, tp: int, pp: int, gather_halved: bool = False
+) -> tuple[int, GatheredSet]:
+    """(resident bytes, gathered set) of a frozen base per GPU in its storage format (LoRA/QLoRA/prefix).
+
+    ZeRO-3 and FSDP FULL_SHARD shard frozen parameters like trainable ones (torchtune shard_model calls fully_shard
+    on every layer; FSDP1 flattens each wrapped unit; ZeRO-3 partitions at zero.Init); QLoRA under FSDP/ZeRO-3 packs
+    the 4-bit weights in a 16-bit ``bnb_4bit_quant_storage`` so they shard as stored.
     """
     local = weights_per_gpu(wb.total, tp, pp)
     if shd.stage < 3:
-        return local, 0
+        return local, _NO_GATHER
     largest, all_layers = largest_layer_share(a)
     unit = -(-wb.layers * largest // max(all_layers, 1)) // tp
+    root = 0 if ctx.req.fsdp_shard_embeddings else (wb.embedding + wb.lm_head) // tp
+    if ctx.req.fsdp_shard_embeddings:
+        unit = max(unit, wb.embedding // tp, wb.lm_head // tp)
+    if gather_halved:
+        # fp32 storage computed in 16 bits: FSDP MixedPrecision(param_dtype=bf16) all-gathers a 16-bit copy of
+        # the shard (torch/distributed/fsdp/_flat_param.py _use_low_precision_shard); DeepSpeed bf16 casts.
+        unit, root = unit // 2, root // 2
     ctx.assumptions.append(
-        f"{shd.label}: frozen base weights sharded over {shd.group} ranks, plus 2 gathered decoder layers "
-        "(current + prefetched) in their storage format"
+        f"{shd.label}: frozen base weights sharded over {shd.group} ranks; the decoder layer computing and the "
+        "prefetched one are gathered in their storage format"
     )
-    return shard(local, True, shd.group), 2 * unit
+    return shard(local, True, shd.group), _gathered_set(a, shd, unit, root, 0, 0, 2)
 
 
 def unit_gradient_bytes(a: ArchSpec, trainable: int, method: str, grad_bytes: int, tp: int) -> int:
@@ -98,18 +150,40 @@ def unit_gradient_bytes(a: ArchSpec, trainable: int, method: str, grad_bytes: in
     return -(-grad_bytes * trainable * largest // max(all_layers, 1))
 
 
+def _lora_adapters(
+    ctx: Ctx, a: ArchSpec, method: str, stack: Stack
+) -> tuple[int, frozenset[str], tuple[str, ...]]:
+    req = ctx.req
+    try:
+        plan = lora_plan(a, req.lora_rank, req.lora_targets)
+    except LoraTargetError as exc:
+        raise EstimateError(str(exc), "lora_targets") from None
+    ctx.assumptions.extend(plan.notes)
+    dtype = "fp32" if stack.adapter_bytes == 4 else "16-bit"
+    ctx.assumptions.append(
+        f"LoRA r={req.lora_rank}, alpha={req.lora_alpha}: {plan.trainable:,} adapter parameters in {dtype} "
+        f"({'peft fp32 by default, autocast_adapter_dtype=True' if stack.adapter_bytes == 4 else 'the model dtype'})"
+    )
+    return plan.trainable, plan.canonical, plan.targets
+
+
 def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainPlan:
     req = ctx.req
     pc = count_params(a)
     shd = sharding(req.zero, req.fsdp, data_parallel)
     sharded = shd.stage > 0
-    prec = precision_spec(req.precision, sharded)
+    stack = training_stack(ctx, method, shd.stage == 3)
+    prec = precision_spec(stack.precision, sharded)
     opt = OPTIMIZERS[req.optimizer]
     tp_pp = req.tp * req.pp
     lora_targets: frozenset[str] = frozenset()
+    target_names: tuple[str, ...] = ()
     grad_from = 0
-    gathered = 0  # all-gathered units under ZeRO-3 / FSDP full shard, on top of the resident shard
+    gathered = _NO_GATHER
     base_trainable = method in ("full", "freeze")
+    dequant = 0
+    lora_input_copy = True
+    lora_saved_bytes = 4
 
     if method == "full":
         trainable = pc.total
@@ -118,34 +192,37 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
             weights = shard(weights, True, shd.group)
         label = f"full: all {pc.total:,} parameters trainable"
     elif method in ("lora", "qlora"):
-        try:
-            plan = lora_plan(a, req.lora_rank, req.lora_targets)
-        except LoraTargetError as exc:
-            raise EstimateError(str(exc), "lora_targets") from None
-        ctx.assumptions.extend(plan.notes)
-        trainable = plan.trainable
-        lora_targets = plan.canonical
+        trainable, lora_targets, target_names = _lora_adapters(ctx, a, method, stack)
         if method == "qlora":
-            fmt = req.weights if req.weights in ("nf4", "nf4-nodq", "int4", "int8") else "nf4"
+            fmt = stack.qlora_format
+        elif stack.precision == "fp32" or req.weights == "fp32":
+            # weights=fp32 with 16-bit precision: a base loaded in fp32 and computed in 16 bits (PEFT's SFT example
+            # loads fp32 unless quantised: examples/sft/utils.py create_and_prepare_model)
+            fmt = "fp32"
         else:
-            fmt = (
-                "fp32"
-                if req.precision == "fp32"
-                else ("fp16" if req.precision in ("fp16", "amp-fp16") else "bf16")
-            )
+            fmt = "fp16" if stack.precision in ("fp16", "amp-fp16") else "bf16"
         wb = weight_bytes(a, pc.components, fmt)
         ctx.assumptions.append(f"Frozen base weights: {wb.note}")
-        adapter_bytes = 4 if req.adapter_dtype == "fp32" else 2
-        weights, gathered = frozen_base_weights(ctx, a, wb, shd, req.tp, req.pp)
+        adapter_bytes = stack.adapter_bytes
+        halved = fmt == "fp32" and stack.precision != "fp32"
+        weights, gathered = frozen_base_weights(ctx, a, wb, shd, req.tp, req.pp, halved)
+        if stack.bnb_upcast:
+            weights += knobs.kbit_upcast_extra_bytes(pc.components) // tp_pp
+        if method == "qlora":
+            dequant = knobs.largest_dequantised_weight(a, req.tp)
         weights += shard(trainable * adapter_bytes, shd.stage == 3, shd.group)
-        ctx.assumptions.append(
-            f"LoRA r={req.lora_rank}, alpha={req.lora_alpha}: {trainable:,} adapter parameters in {req.adapter_dtype} "
-            "(PEFT keeps adapters fp32 by default, autocast_adapter_dtype=True)"
-        )
+        act_bytes = 2 if stack.precision != "fp32" else 4
+        autocast = stack.precision.startswith("amp-")
+        # peft's Linear casts its input to the adapter dtype (lora/layer.py Linear.forward → _cast_input_dtype, a
+        # no-op when the dtypes match); under autocast lora_A's matmul recasts that copy to 16 bits and saves the
+        # 16-bit one. bitsandbytes' Linear4bit skips the cast under autocast (lora/bnb.py: requires_conversion =
+        # not torch.is_autocast_enabled()).
+        lora_input_copy = adapter_bytes != act_bytes and not (method == "qlora" and autocast)
+        lora_saved_bytes = act_bytes if autocast else adapter_bytes
         prec = prec.__class__(**{**prec.__dict__, "weight_bytes": adapter_bytes, "grad_bytes": adapter_bytes,
-                                  "state_bytes": 4 if req.adapter_dtype == "fp32" else prec.state_bytes,
-                                  "autocast": False, "resid_bytes": 2 if req.precision != "fp32" else 4,
-                                  "act_bytes": 2 if req.precision != "fp32" else 4, "master_bytes": 0})  # fmt: skip
+                                  "state_bytes": 4 if adapter_bytes == 4 else prec.state_bytes,
+                                  "autocast": False, "resid_bytes": 4 if stack.bnb_upcast else act_bytes,
+                                  "act_bytes": act_bytes, "master_bytes": 0})  # fmt: skip
         label = f"{method}: adapters only"
     elif method == "freeze":
         n = min(req.freeze_trainable_layers, a.num_layers)
@@ -156,8 +233,7 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         if shd.stage == 3:
             largest, _ = largest_layer_share(a)
             weights = shard(weights, True, shd.group)
-            gathered = 2 * 2 * largest // req.tp
-            ctx.assumptions.append(f"{shd.label}: +2 gathered 16-bit layers (current + prefetched) per GPU")
+            gathered = _gathered_set(a, shd, 2 * largest // req.tp, 0, 0, 0, 2)
         label = f"freeze: last {n} layers trainable"
         ctx.assumptions.append(
             f"Freeze tuning: layers {grad_from}…{a.num_layers - 1} trainable, the rest frozen in 16-bit"
@@ -167,7 +243,6 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         wb = weight_bytes(a, pc.components, "bf16")
         weights, gathered = frozen_base_weights(ctx, a, wb, shd, req.tp, req.pp)
         weights += shard(trainable * 4, shd.stage == 3, shd.group)
-        lora_targets = frozenset()
         label = f"prefix tuning: {req.prefix_tokens} virtual tokens"
         ctx.assumptions.append(
             f"Prefix tuning (PEFT PrefixEncoder without projection): {req.prefix_tokens} × layers × 2 × kv_dim "
@@ -178,28 +253,59 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
     else:  # pragma: no cover - schema restricts values
         raise EstimateError(f"unknown method {method}", "method")
 
-    ctx.assumptions.append(f"Precision: {prec.note}")
+    ctx.assumptions.append(f"Precision: {prec.note}" if method == "full" or method == "freeze" else
+                           f"Precision: {stack.precision} activations, frozen base as stored")  # fmt: skip
     trainable_local = -(-trainable // tp_pp) if method == "full" else trainable
     gradients = shard(trainable_local * prec.grad_bytes, shd.stage >= 2, shd.group)
     factored = factored_elements(a) if req.optimizer == "adafactor" else 0
-    states = optimizer_state_bytes(req.optimizer, trainable_local, prec.state_bytes, factored)
+    numels: list[int] = []
+    paged = 0
+    if opt.fixed_bytes is not None or opt.paged:
+        numels = trainable_tensor_numels(a, method, req.lora_rank, target_names, grad_from)
+        states, paged = optimizer_state_split(req.optimizer, numels, prec.state_bytes)
+        states, paged = -(-states // tp_pp) if method == "full" else states, paged // tp_pp
+    else:
+        states = optimizer_state_bytes(req.optimizer, trainable_local, prec.state_bytes, factored)
     master = trainable_local * prec.master_bytes
     optimizer = shard(states + master, shd.stage >= 1, shd.group)
+    paged = shard(paged, shd.stage >= 1, shd.group)
     step_temp = shard(
         optimizer_step_temp_bytes(req.optimizer, trainable_local, prec.state_bytes), shd.stage >= 1, shd.group
     )
+    if opt.per_tensor_temp_bytes and numels:
+        step_temp = shard(opt.per_tensor_temp_bytes * max(numels) // (tp_pp if method == "full" else 1),
+                          shd.stage >= 1, shd.group)  # fmt: skip
+    unit_grads = unit_gradient_bytes(a, trainable, method, prec.grad_bytes, req.tp)
+    if shd.stage == 3 and method in ("full", "freeze"):
+        largest = max(sum(layer_params(a, layer).values()) for layer, _ in a.layer_groups())
+        unit = 2 * largest // req.tp
+        root_params = root_grads = 0
+        if not req.fsdp_shard_embeddings:
+            head = a.vocab_size * a.hidden_size * (1 if a.tie_word_embeddings else 2)
+            root_params = 2 * head // req.tp
+            if method == "full":
+                root_grads = prec.grad_bytes * a.vocab_size * a.hidden_size // req.tp
+        else:
+            unit = max(unit, 2 * a.vocab_size * a.hidden_size // req.tp)
+        gathered = _gathered_set(a, shd, unit, root_params, unit_grads, root_grads, 2)
+        ctx.assumptions.append(
+            f"{shd.label}: the decoder layer computing and the prefetched one are gathered in 16 bits; a layer's "
+            "unsharded gradients live until its reduce-scatter"
+        )
     if req.offload != "none":
         optimizer = 0
         step_temp = 0
+        paged = 0
         # ZeRO-Offload copies each reduced gradient partition to pinned CPU memory for the CPU optimizer step
         # (deepspeed/runtime/zero/stage_1_and_2.py async_accumulate_grad_in_cpu_via_gpu; stage3.py
-        # partition_grads with offload_optimizer); FSDP CPUOffload(offload_params=True) moves sharded gradients
-        # to the CPU after reduce-scatter (torch/distributed/fsdp/_runtime_utils.py _post_backward_hook). What
-        # stays on the GPU is the unsharded gradient of the unit being reduced.
-        gradients = unit_gradient_bytes(a, trainable, method, prec.grad_bytes, req.tp)
+        # partition_grads with offload_optimizer); FSDP CPUOffload(offload_params=True) / FSDP2 CPUOffloadPolicy
+        # move sharded gradients to the CPU after the reduce-scatter (torch/distributed/fsdp/_fully_shard/
+        # _fsdp_collectives.py foreach_reduce: new_sharded_grad.to("cpu")). What stays on the GPU is the
+        # unsharded gradient of the unit being reduced.
+        gradients = 0 if gathered.unit_grads else unit_grads
         ctx.assumptions.append(
             "Optimizer states, the optimizer step and the reduced gradients are offloaded to CPU RAM "
-            "(ZeRO-Offload / FSDP CPU offload): the GPU keeps one layer's unreduced gradients at a time"
+            "(ZeRO-Offload / FSDP CPU offload): the GPU keeps only the unsharded gradients of layers being reduced"
         )
         if req.offload == "optimizer+params" and shd.stage == 3:
             weights = 0
@@ -212,6 +318,8 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
     amp = AutocastCopies(0, 0, 0)
     if prec.autocast and base_trainable:
         amp = autocast_weight_copies(a, pc.components, method, trainable, req.tp, req.pp)
+    elif stack.bnb_upcast:
+        amp = knobs.kbit_lm_head_copy(a, req.tp)
     tied_extra = 0
     if method == "full" and a.tie_word_embeddings:
         # Embedding and lm_head share one tensor: autograd sums the two gradients (mm + embedding backward,
@@ -223,16 +331,15 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         base_trainable=base_trainable,
         lora_targets=lora_targets,
         lora_rank=req.lora_rank,
-        lora_bytes=4 if req.adapter_dtype == "fp32" else 2,
+        lora_bytes=lora_saved_bytes if method in ("lora", "qlora") else 4,
         attention=effective_attention(req.attention, a, prec.act_bytes, req.platform),
         autocast=prec.autocast,
+        lora_input_copy=lora_input_copy,
+        compiled=req.compile,
+        expand_kv=req.framework == "torchtune",
     )
-    if shd.stage == 3 and method == "full":
-        # Gathered 16-bit parameters of the layer being computed (and the prefetched next one).
-        largest = max(sum(layer_params(a, layer).values()) for layer, _ in a.layer_groups())
-        gathered = 2 * 2 * largest // req.tp
-        ctx.assumptions.append("ZeRO-3/FSDP: +2 gathered 16-bit layers (current + prefetched) per GPU")
-    weights += gathered
+    resident = weights
+    weights += max(gathered.forward, gathered.backward) + gathered.root_params
     if setup.attention != req.attention:
         ctx.assumptions.append(math_attention_note(prec.act_bytes))
     per_param_states = optimizer_state_bytes(req.optimizer, 1, prec.state_bytes, 1) + prec.master_bytes
@@ -249,6 +356,12 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         label,
         grad_bytes=prec.grad_bytes,
         state_bytes_per_param=per_param_states,
+        resident=resident,
+        gathered=gathered,
+        paged_optimizer=paged,
+        dequant=dequant,
+        bnb_upcast=stack.bnb_upcast,
+        tensor_numels=numels,
     )
 
 
@@ -261,8 +374,13 @@ def saved_activations(ctx: Ctx, a: ArchSpec, plan: TrainPlan, batch: int, seq: i
     total = 0
     largest_layer = 0
     setup = plan.setup
+    checkpoint = act.checkpoint_bytes_per_token(a, setup) * tokens
+    layers = 0
     for layer, count in a.layer_groups(plan.grad_from_layer):
-        parts = act.layer_saved_bytes_per_token(a, layer, setup)
+        if plan.bnb_upcast:
+            parts = act.bnb_qlora_layer_saved_bytes_per_token(a, layer, setup)
+        else:
+            parts = act.layer_saved_bytes_per_token(a, layer, setup)
         norms = parts.pop("norms")
         per_token = sum(parts.values()) // tp + (norms // tp if req.sequence_parallel else norms)
         layer_bytes = per_token * tokens
@@ -271,13 +389,19 @@ def saved_activations(ctx: Ctx, a: ArchSpec, plan: TrainPlan, batch: int, seq: i
         # A recomputed layer's backward also holds its MLP gradients at the SiLU·up product.
         working = act.mlp_backward_bytes_per_token(a, layer, setup.act_bytes) * tokens // tp
         largest_layer = max(largest_layer, layer_bytes + working)
+        layers += count
         if req.grad_checkpointing == "full":
-            total += act.checkpoint_bytes_per_token(a, setup) * tokens * count
+            total += checkpoint * count
         else:
             total += layer_bytes * count
-    # Embedding output and final norm (saved by lm_head if trainable).
-    last = setup
-    total += last.resid_bytes * a.hidden_size * tokens * 2
+    if req.activation_offloading:
+        total = knobs.offloaded_saved_bytes(ctx, total, layers, req.grad_checkpointing == "full")
+        # the final norm's saved input is offloaded too; the output projection runs outside the offloading
+        # context (torchtune get_act_offloading_ctx_manager wraps it in NoOpManager), so lm_head keeps its input
+        total += setup.resid_bytes * a.hidden_size * tokens if setup.base_trainable else 0
+    else:
+        # Embedding output and final norm (saved by lm_head if trainable).
+        total += setup.resid_bytes * a.hidden_size * tokens * 2
     if req.pp > 1:
         # 1F1B: the first stage holds activations of its L/p layers for p micro-batches in flight.
         total = total // req.pp * req.pp
@@ -288,17 +412,7 @@ def saved_activations(ctx: Ctx, a: ArchSpec, plan: TrainPlan, batch: int, seq: i
 
 
 def ce_bytes(ctx: Ctx, a: ArchSpec, tokens: int, act_bytes: int) -> tuple[int, int]:
-    req = ctx.req
-    if req.chunked_ce:
-        b = act.chunked_ce_bytes(tokens, a.vocab_size, a.hidden_size, act_bytes)
-        ctx.assumptions.append("Chunked/fused linear cross-entropy (Liger): no [tokens, vocab] logits tensor")
-        return b, b
-    fwd, bwd = act.training_ce_peak_bytes(tokens, a.vocab_size, act_bytes)
-    ctx.assumptions.append(
-        "Loss: transformers upcasts logits to fp32 inside the loss; backward starts with three fp32 "
-        "[tokens × vocab] tensors (log-softmax, its gradient input and output)"
-    )
-    return fwd // req.tp, bwd // req.tp
+    return knobs.loss_bytes(ctx, a, tokens, act_bytes)
 
 
 def training(
@@ -344,7 +458,11 @@ def training(
         plan.trainable += tower_trainable
         plan.gradients += tower_trainable * plan.grad_bytes
         plan.optimizer += tower_trainable * plan.state_bytes_per_param
-    base = {"weights": plan.weights + extra_w, "optimizer": plan.optimizer}
+    g = plan.gathered
+    resident = {"weights": plan.resident + extra_w, "optimizer": plan.optimizer}
+    at_loss_w = {"weights": g.forward + g.root_params}
+    bwd_w = {"weights": g.backward + g.root_params}
+    grads = knobs.gradient_timeline(ctx, a, plan, method)
     grads_prev = plan.gradients if req.grad_accum > 1 else 0
     if req.grad_accum > 1:
         ctx.assumptions.append(
@@ -356,30 +474,46 @@ def training(
     amp_fwd = {"weights": plan.amp.all} if plan.amp.all else {}
     amp_bwd = {"weights": plan.amp.lm_head if full_ckpt else plan.amp.all} if plan.amp.all else {}
     amp_recompute = {"weights": plan.amp.layer} if plan.amp.all else {}
+    root_g = {"gradients": g.root_grads}
     phases = [
         Phase(
             "forward",
             merge(
-                base, amp_fwd, {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_fwd}
+                resident,
+                at_loss_w,
+                amp_fwd,
+                {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_fwd},
             ),
         ),
         Phase(
             "backward_start",
             merge(
-                base, amp_bwd, {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_bwd}
+                resident,
+                at_loss_w,
+                amp_bwd,
+                root_g,
+                {"gradients": grads_prev + grads.held, "activations": saved + extra_act, "logits": ce_bwd},
             ),
         ),
     ]
-    if req.grad_checkpointing == "full":
+    layer_step = {"gradients": grads.during_layers + g.unit_grads, "weights": plan.dequant}
+    if full_ckpt:
         # Recompute of one layer: its saved activations are rebuilt while most gradients exist (measured peak
         # inside a recomputed layer's backward ≈ checkpoints + one layer's saved set).
-        phases.append(Phase("backward_recompute", merge(base, amp_recompute, {"gradients": plan.gradients,
-                                                                       "activations": saved + largest_layer})))  # fmt: skip
-    phases.append(Phase("backward_end", merge(base, {"gradients": plan.gradients + plan.tied_grad_extra})))
-    phases.append(
-        Phase("optimizer_step", merge(base, {"gradients": plan.gradients, "optimizer": plan.step_temp}))
-    )
-    if plan.amp.all:
+        phases.append(Phase("backward_recompute", merge(resident, bwd_w, amp_recompute, root_g, layer_step,
+                                                        {"activations": saved + largest_layer})))  # fmt: skip
+    elif g.unit_grads or plan.dequant:
+        phases.append(
+            Phase("backward_layer", merge(resident, bwd_w, root_g, layer_step, {"activations": saved}))
+        )
+    phases.append(Phase("backward_end", merge(resident, at_loss_w, root_g, {"gradients": grads.at_end})))
+    if grads.step_phase:
+        phases.append(
+            Phase(
+                "optimizer_step", merge(resident, {"gradients": plan.gradients, "optimizer": plan.step_temp})
+            )
+        )
+    if plan.amp.all and not plan.bnb_upcast:
         ctx.assumptions.append(
             "Autocast keeps 16-bit copies of the Linear weights (lm_head included) from forward until their "
             "backward"
@@ -394,6 +528,7 @@ def training(
             "Tied embeddings: the embedding and lm_head gradients are summed at the end of backward (two extra "
             "vocab × hidden buffers while all gradients exist)"
         )
+    knobs.report_paged(ctx, plan.paged_optimizer)
     ctx.details["tokens_per_step"] = tokens * data_parallel
     ctx.details["trainable_label"] = plan.label
     overhead = runtime_overhead(ctx)
