@@ -20,14 +20,12 @@ import pytest
 from conftest import (
     Session,
     engine_report,
-    free_port,
-    load_build_module,
     open_app,
     shown_total,
     wait_engine_ready,
-    wait_http,
     wait_live,
 )
+from testsupport.servers import free_port, load_build, wait_http
 from vram_insight.schemas import EstimateRequest
 
 DEFAULTS = EstimateRequest().model_dump(mode="json")
@@ -531,7 +529,7 @@ def test_service_worker_update_never_mixes_versions(browser, site_dir_or_none, t
         pytest.skip("E2E_BASE_URL given: the update test needs a local build to deploy twice")
     v1 = Path(site_dir_or_none)
     v1_id, v2_id = make_v2(v1, tmp_path / "v2")
-    server = load_build_module().make_server(v1, free_port())
+    server = load_build().make_server(v1, free_port())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     wait_http(url)
