@@ -417,6 +417,7 @@ def test_grpo_tab_matches_engine(app: Session, web_api):
         req(
             mode="grpo",
             model="qwen2.5-1.5b",
+            batch_size=8,  # the GRPO tab's default: one prompt's group of completions (TRL's meaning)
             num_generations=16,
             completion_len=1024,
             generation_backend="vllm",

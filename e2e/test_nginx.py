@@ -164,7 +164,7 @@ def test_nginx_app_smoke(browser, nginx_url, web_api):
         page.fill("[data-testid=input-num_generations]", "4")
         wait_live(page)
         assert_matches_engine(
-            page, web_api, req(mode="grpo", method="qlora", weights="nf4", num_generations=4)
+            page, web_api, req(mode="grpo", batch_size=8, method="qlora", weights="nf4", num_generations=4)
         )
         page.select_option("[data-testid=lang-select]", "zh-CN")
         page.wait_for_function(

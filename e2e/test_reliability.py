@@ -180,7 +180,7 @@ E2 = {
     "request": {"mode": "training", "seq_len": 1024},
     "summary": {"total_bytes": 50e9, "model_name": "Llama"},
 }
-GOOD = json.dumps({"schema": 1, "entries": [E1, E2]})
+GOOD = json.dumps({"schema": 2, "entries": [E1, E2]})  # the current format (history.js SCHEMA)
 BAD_ITEMS = ["garbage", 7, {"id": "c3", "ts": 1, "request": {"mode": "nope"}, "summary": {"total_bytes": 1}}]
 LEGACY = {"time": 1_700_000_000_000, "request": {"mode": "finetune"}, "total_bytes": 2e10}
 
@@ -230,17 +230,17 @@ CORRUPTION_CASES = [
     ),
     (
         "entries as an object map",
-        json.dumps({"schema": 1, "entries": {"a1": {k: v for k, v in E1.items() if k != "id"}, "b2": E2}}),
+        json.dumps({"schema": 2, "entries": {"a1": {k: v for k, v in E1.items() if k != "id"}, "b2": E2}}),
         {},
         (["a1", "b2"], "aside_raw", ["n.history_aside_all"]),
     ),
     (
         "entries as a JSON string",
-        json.dumps({"schema": 1, "entries": json.dumps([E1, E2])}),
+        json.dumps({"schema": 2, "entries": json.dumps([E1, E2])}),
         {},
         (["a1", "b2"], "aside_raw", ["n.history_aside_all"]),
     ),
-    ("entries missing", json.dumps({"schema": 1}), {}, (0, "aside_raw", ["n.history_aside_all"])),
+    ("entries missing", json.dumps({"schema": 2}), {}, (0, "aside_raw", ["n.history_aside_all"])),
     (
         "entries in another wrapper",
         json.dumps({"data": {"history": {"list": [E1, E2]}}, "note": "exported"}),
@@ -249,13 +249,13 @@ CORRUPTION_CASES = [
     ),
     (
         "some bad entries",
-        json.dumps({"schema": 1, "entries": [E1, *BAD_ITEMS, E2]}),
+        json.dumps({"schema": 2, "entries": [E1, *BAD_ITEMS, E2]}),
         {},
         (["a1", "b2"], ("aside_bad", 3), ["n.history_aside_bad"]),
     ),
     (
         "duplicate ids",
-        json.dumps({"schema": 1, "entries": [E1, {**E2, "id": "a1"}]}),
+        json.dumps({"schema": 2, "entries": [E1, {**E2, "id": "a1"}]}),
         {},
         (["a1"], ("aside_bad", 1), ["n.history_aside_bad"]),
     ),
@@ -279,13 +279,13 @@ CORRUPTION_CASES = [
     ),
     (
         "bad entries, no room for a copy",
-        json.dumps({"schema": 1, "entries": [E1, {"pad": "y" * 300_000}]}),
+        json.dumps({"schema": 2, "entries": [E1, {"pad": "y" * 300_000}]}),
         {"quota": 500_000},
         (["a1"], "untouched", ["n.history_aside_failed"]),
     ),
     (
         "more entries than the limit",
-        json.dumps({"schema": 1, "entries": [{**E1, "id": f"e{i}"} for i in range(60)]}),
+        json.dumps({"schema": 2, "entries": [{**E1, "id": f"e{i}"} for i in range(60)]}),
         {},
         (50, ("aside_bad", 10), ["n.history_aside_bad"]),
     ),
@@ -293,7 +293,7 @@ CORRUPTION_CASES = [
     ("valid history", GOOD, {}, (["a1", "b2"], "clean", [])),
     (
         "quota on write: oldest entries dropped, said",
-        json.dumps({"schema": 1, "entries": [{**E1, "id": f"e{i}", "pad": "z" * 2000} for i in range(40)]}),
+        json.dumps({"schema": 2, "entries": [{**E1, "id": f"e{i}", "pad": "z" * 2000} for i in range(40)]}),
         {"quota": 40 * 2200, "bigEntry": 84_000},
         (40, "clean", ["n.history_quota_dropped"]),
     ),
@@ -428,12 +428,14 @@ def test_history_unknown_schema_is_set_aside_in_the_real_page(browser, base_url)
         assert len(aside) == 1 and aside[0][1] == stored
         assert aside[0][0] in notice and "1 entries were recovered" in notice, notice
         assert page.locator("[data-testid=history-item]").count() == 1  # the salvaged entry is shown
-        # The app computes and saves; the copy is untouched and the salvaged entry is saved with the new one.
+        # Saving a result works again: the copy is untouched and the salvaged entry is saved with the new one.
         wait_engine_ready(page)
+        wait_live(page)
+        page.click("[data-testid=save-button]")
         page.wait_for_function("() => document.querySelectorAll('[data-testid=history-item]').length >= 2")
         assert page.evaluate(ASIDE_VALUES) == aside
         saved = page.evaluate("() => JSON.parse(localStorage.getItem('vram-insight:history'))")
-        assert saved["schema"] == 1 and [e["id"] for e in saved["entries"]][1:] == ["b2"]
+        assert saved["schema"] == 2 and [e["id"] for e in saved["entries"]][1:] == ["b2"]
         assert s.errors == []
     finally:
         s.close()

@@ -193,6 +193,9 @@ export const FIELDS = [
   // Advanced
   { key: "mfu", group: "advanced", type: "float", min: 0.01, max: 1, step: 0.05, show: trains },
   { key: "num_layers", group: "advanced", type: "int", min: 1, max: 1024, optional: true },
+  // Device-level memory outside the tensors (empty = the measured figure for the GPU's generation).
+  { key: "cuda_context_mib", group: "advanced", type: "int", min: 0, max: 16384, optional: true, placeholder: "f.measured_default" },
+  { key: "nccl_mib", group: "advanced", type: "int", min: 0, max: 65536, optional: true, placeholder: "f.measured_default", show: (s) => s.gpus > 1 },
 ];
 
 export const GROUPS = ["media", "rl", "method", "shape", "weights", "llamacpp", "train", "parallel", "advanced"];
