@@ -64,7 +64,9 @@ def test_mac_shows_the_wired_limit_as_the_cli_prints_it(app: Session) -> None:
     page.fill("[data-testid=input-iogpu_wired_limit_mb]", "60000")
     wait_live(page)
     sysctl = page.text_content("[data-testid=fit-wired] strong")
-    assert "iogpu.wired_limit_mb = 60,000 MiB" in sysctl and sysctl.startswith("GPU may wire 62.91 of 68.72 GB")
+    assert "iogpu.wired_limit_mb = 60,000 MiB" in sysctl and sysctl.startswith(
+        "GPU may wire 62.91 of 68.72 GB"
+    )
     assert app.errors == []
 
 
@@ -76,7 +78,9 @@ def test_override_beyond_the_macs_ram_names_the_field(app: Session) -> None:
     page.fill("[data-testid=input-iogpu_wired_limit_mb]", "70000")
     page.wait_for_selector("[data-testid=error-iogpu_wired_limit_mb]:not([hidden])")
     shown = page.text_content("[data-testid=error-iogpu_wired_limit_mb]").strip()
-    code, _, err = cli("report", "-m", DEFAULTS["model"], "--gpu", "m4-pro-64gb", "--iogpu-wired-limit-mb", "70000")
+    code, _, err = cli(
+        "report", "-m", DEFAULTS["model"], "--gpu", "m4-pro-64gb", "--iogpu-wired-limit-mb", "70000"
+    )
     assert code == 2 and shown == err.removeprefix("vram: error: ").strip()
     assert app.errors == []
 

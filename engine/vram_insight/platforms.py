@@ -43,8 +43,8 @@ register({
     "{ram_gib:,.0f} GiB; iogpu.wired_limit_mb = {mb:,} MiB)",
     "platform.apple_rule_legacy": "macOS {macos}'s default working set (recommendedMaxWorkingSetSize): {fraction} "
     "of the {ram_gib:,.0f} GiB RAM",
-    "platform.apple_rule_logged": "macOS {macos}'s default working set (recommendedMaxWorkingSetSize) as llama.cpp "
-    "logs it on {ram_gib:,.0f} GiB Macs: {limit_gib:,.2f} GiB",
+    "platform.apple_rule_logged": "macOS {macos}'s default working set (recommendedMaxWorkingSetSize) as logged "
+    "on {ram_gib:,.0f} GiB Macs: {limit_gib:,.2f} GiB",
     "platform.apple_rule_unobserved": "macOS {macos}: no log of a {ram_gib:,.0f} GiB Mac was found, so macOS 15's "
     "{fraction} of the RAM is assumed (newer macOS releases allow more; set iogpu_wired_limit_mb if you know it)",
     "platform.apple_rule_sysctl": "set by sudo sysctl iogpu.wired_limit_mb={mb} (Metal then reports exactly this)",
@@ -278,11 +278,22 @@ FLASH_ATTN_MIN_CC = (8, 0)
 # (bitsandbytes/backends/*/ops.py kernel registrations): mps registers the 4-bit ops only (no int8 matmul, no
 # 8-bit optimizer update); hpu registers dequantize_4bit only (no quantize_4bit, so no QLoRA); no TPU backend.
 BNB_INT8_MIN_CC = (7, 5)
+# Paged optimizers allocate their states with cudaMallocManaged (get_paged → lib.cget_managed_ptr); the HIP build
+# maps it to managed memory; the CPU backend "falls back to non-paged optimizer behavior", MPS has no managed memory.
 BNB_RUNS: dict[str, tuple[str, ...]] = {
     "4-bit (NF4/FP4)": ("cuda", "rocm", "metal"),
     "LLM.int8()": ("cuda", "rocm"),
     "8-bit optimizers": ("cuda", "rocm"),
+    "paged optimizers": ("cuda", "rocm"),
 }
+BNB_4BIT_FORMATS = (
+    "nf4",
+    "nf4-nodq",
+    "fp4",
+    "fp4-nodq",
+)  # fp4: BitsAndBytesConfig(bnb_4bit_quant_type="fp4")
+BNB_8BIT_OPTIMIZERS = ("adamw-8bit", "paged-adamw-8bit")
+BNB_PAGED_OPTIMIZERS = ("paged-adamw-8bit", "paged-adamw-32bit")
 
 
 def _cc_text(cc: tuple[int, int]) -> str:
@@ -317,12 +328,14 @@ def _bnb_features(req: EstimateRequest) -> list[str]:
     hf_loader = runs_transformers(req) or runs_vllm(req)
     finetune = req.mode == "finetune" or (req.mode == "multimodal" and req.task == "finetune")
     qlora = finetune and req.method == "qlora"
-    if (hf_loader and fmt in ("nf4", "nf4-nodq", "fp4")) or qlora:
+    if (hf_loader and fmt in BNB_4BIT_FORMATS) or qlora:
         features.append("4-bit (NF4/FP4)")
     if hf_loader and fmt == "int8":
         features.append("LLM.int8()")
-    if not _inference(req) and req.optimizer == "adamw-8bit":
+    if not _inference(req) and req.optimizer in BNB_8BIT_OPTIMIZERS:
         features.append("8-bit optimizers")
+    if not _inference(req) and req.optimizer in BNB_PAGED_OPTIMIZERS:
+        features.append("paged optimizers")
     return features
 
 
