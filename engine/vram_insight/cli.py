@@ -77,7 +77,11 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--gen-len", type=int, help="inference: generated tokens (default 0)")
     p.add_argument("--grad-accum", type=int)
-    p.add_argument("--weights", "-w", help="fp32, bf16, fp16, fp8, int8, nf4, int4, q4_k_m, q8_0, iq4_xs, …")
+    p.add_argument(
+        "--weights",
+        "-w",
+        help="fp32, bf16, fp16, fp8, mxfp4, int8, gptq-int8, nf4, int4, q4_k_m, q8_0, iq4_xs, …",
+    )
     p.add_argument("--kv-cache-dtype", help="bf16, fp16, fp8, q8_0, q4_0")
     p.add_argument("--attention", choices=["sdpa", "eager", "flash"])
     p.add_argument("--runtime", choices=["transformers", "vllm", "llama.cpp"])
@@ -158,6 +162,20 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
         "--cuda-context-mib", type=int, help="CUDA context per process, MiB (default: measured per GPU)"
     )
     p.add_argument("--nccl-mib", type=int, help="NCCL buffers per process in multi-GPU runs, MiB")
+    # --- Apple Silicon (issue 11): the GPU's share of unified memory; the sysctl's own name is accepted too ---
+    p.add_argument(
+        "--macos-version",
+        type=int,
+        choices=[11, 12, 13, 14, 15, 26, 27],
+        help="Mac: macOS major version, sets the GPU's default working set (default 26)",
+    )
+    p.add_argument(
+        "--iogpu-wired-limit-mb",
+        "--iogpu.wired_limit_mb",
+        type=int,
+        dest="iogpu_wired_limit_mb",
+        help="Mac: the value of `sysctl iogpu.wired_limit_mb` if you raised it (MiB; 0 = macOS default)",
+    )
     p.add_argument("--gpu", help="GPU id for fit/inverse/throughput (see `vram gpus`)")
     p.add_argument("--mfu", type=float)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -350,7 +368,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(
             f"  fit on {f.gpu_name}: {'fits' if f.fits else 'does NOT fit'} ({f.utilization:.0%} of{budget} {_fmt_bytes(f.capacity_bytes)})"
         )
+        _print_platform_fit(f)
     _print_recommendations(rep.recommendations)
+    _print_left_out(rep.left_out)
     if rep.inverse:
         i = rep.inverse
         print(f"  on {i.count} × {i.gpu}: max batch {i.max_batch_size}, max seq_len {i.max_seq_len}"
@@ -375,14 +395,36 @@ def _print_recommendations(recs: list[Any]) -> None:
         )
 
 
-def cmd_recommend(args: argparse.Namespace) -> int:
-    from .planning import recommend
+# --- Platforms (issue 11): a Mac's wired-memory limit, software the chosen card cannot run, cards left out ---
+def _print_platform_fit(f: Any) -> None:
+    if f.wired_limit:
+        w = f.wired_limit
+        print(f"    {w.summary.text}: {w.rule.text}")
+        for note in w.notes:
+            print(f"    - {note.text}")
+    for conflict in f.software:
+        print(f"  warning: {f.gpu_name} cannot run this as set: {conflict.text}")
 
-    recs = recommend(_request(args), limit=12)
+
+def _print_left_out(items: list[Any]) -> None:
+    from .planning import left_out_lines
+
+    if items:
+        print("  left out:")
+        for line in left_out_lines(items):
+            print(f"    - {line}")
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from .planning import left_out, recommend
+
+    req = _request(args)
+    recs = recommend(req, limit=12)
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in recs], indent=2))
     else:
         _print_recommendations(recs)
+        _print_left_out(left_out(req))
     return 0
 
 

@@ -16,6 +16,7 @@ from .catalog import CatalogError, GpuEntry, cuda_context_bytes, load_catalog, n
 from .errors import EstimateError
 from .messages import register
 from .phases import Ctx
+from .platforms import device_allowance
 from .schemas import EstimateRequest
 
 MiB = 1 << 20
@@ -92,6 +93,13 @@ def runtime_overhead(ctx: Ctx, processes_per_gpu: int = 1) -> int:
         ctx.note("device.cpu")
         return 0
     gpu = gpu_entry(req)
+    # --- platforms (issue 11): Apple Metal has no CUDA context or cuBLAS workspace (platforms.device_allowance) ---
+    allowance = device_allowance(gpu)
+    if not allowance.cuda_rules:
+        if allowance.note is not None:
+            ctx.assumptions.append(allowance.note)
+        return allowance.outside_bytes * processes_per_gpu
+    # --- end platforms ---
     workspace = cublas_workspace_bytes(gpu)
     ctx.workspace_bytes = workspace * processes_per_gpu
     ctx.note("device.workspace", workspace_mib=workspace / MiB)

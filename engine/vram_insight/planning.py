@@ -7,11 +7,23 @@ from __future__ import annotations
 
 from .catalog import GpuEntry, load_catalog
 from .estimate import EstimateError, estimate, resolve_model
+from .messages import msg
 from .params import count_params
+from .platforms import apple_limit_message, apple_notes, device_capacity, software_conflicts, wired_limit
 from .quant import normalise_format, weight_bytes
 from .runtimes import llama_cpp
 from .runtimes.vllm import resolved_utilization
-from .schemas import EstimateRequest, EstimateResult, Fit, Inverse, Recommendation, Report, Throughput
+from .schemas import (
+    EstimateRequest,
+    EstimateResult,
+    Fit,
+    Inverse,
+    LeftOut,
+    Recommendation,
+    Report,
+    Throughput,
+    WiredLimitInfo,
+)
 
 # Counts tried for multi-GPU setups: one node of up to 8, then whole nodes.
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
@@ -24,10 +36,12 @@ def _vllm_serving(req: EstimateRequest) -> bool:
 
 
 def usable_bytes(req: EstimateRequest, gpu: GpuEntry) -> int:
-    """Memory the workload may use on one GPU: vLLM's budget is gpu_memory_utilization of it."""
+    """Memory the workload may use on one GPU (a Mac: what its GPU may wire); vLLM's budget is
+    gpu_memory_utilization of it."""
+    capacity = device_capacity(req, gpu)
     if _vllm_serving(req):
-        return int(gpu.memory_bytes * resolved_utilization(req.gpu_memory_utilization, req.vllm_version))
-    return gpu.memory_bytes
+        return int(capacity * resolved_utilization(req.gpu_memory_utilization, req.vllm_version))
+    return capacity
 
 
 def required_bytes(result: EstimateResult) -> int:
@@ -40,6 +54,7 @@ def required_bytes(result: EstimateResult) -> int:
 def fit(result: EstimateResult, gpu: GpuEntry, req: EstimateRequest | None = None) -> Fit:
     cap = usable_bytes(req, gpu) if req else gpu.memory_bytes
     need = required_bytes(result)
+    limit = wired_limit(req, gpu) if req else None
     return Fit(
         gpu=gpu.id,
         gpu_name=gpu.name,
@@ -48,7 +63,45 @@ def fit(result: EstimateResult, gpu: GpuEntry, req: EstimateRequest | None = Non
         fits=need <= cap,
         headroom_bytes=cap - need,
         utilization=round(need / cap, 4),
+        wired_limit=(
+            WiredLimitInfo(
+                limit_bytes=limit.limit_bytes,
+                ram_bytes=limit.ram_bytes,
+                macos_version=limit.macos_version,
+                set_by=limit.set_by,
+                estimated=limit.estimated,
+                rule=limit.rule,
+                summary=apple_limit_message(limit),
+                notes=apple_notes(req),
+            )
+            if limit
+            else None
+        ),
+        software=software_conflicts(req, gpu) if req else [],
     )
+
+
+# --- Platforms (issue 11): cards whose platform cannot run the request's software are not recommended ---
+def left_out(req: EstimateRequest) -> list[LeftOut]:
+    """Catalog cards the recommendations skip, grouped by reason (the first reason each card has)."""
+    groups: dict[str, LeftOut] = {}
+    for gpu in load_catalog().gpus.values():
+        reasons = software_conflicts(req, gpu)
+        if not reasons:
+            continue
+        reason = reasons[0]
+        key = f"{reason.code}|{sorted(reason.params.items())}"
+        if key in groups:
+            groups[key].gpus.append(gpu.id)
+            groups[key].gpu_names.append(gpu.name)
+        else:
+            groups[key] = LeftOut(gpus=[gpu.id], gpu_names=[gpu.name], reason=reason)
+    return list(groups.values())
+
+
+def left_out_lines(items: list[LeftOut]) -> list[str]:
+    """'names: reason' lines as the CLI prints them."""
+    return [msg("platform.left_out", names=", ".join(i.gpu_names), reason=i.reason.text).text for i in items]
 
 
 def _scaled_request(req: EstimateRequest, count: int) -> tuple[EstimateRequest, str]:
@@ -72,8 +125,11 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
     """Configurations that fit, each GPU at the smallest count that works (memory per device depends only on
     the count, so one estimate per count serves every GPU)."""
     catalog = load_catalog()
+    gpus = [g for g in catalog.gpus.values() if not software_conflicts(req, g)]
+    if not gpus:
+        return []
     by_count: dict[int, tuple[EstimateResult, str] | None] = {}
-    smallest = min(usable_bytes(req, g) for g in catalog.gpus.values())
+    smallest = min(usable_bytes(req, g) for g in gpus)
     for count in GPU_COUNTS:
         scaled, strategy = _scaled_request(req, count)
         try:
@@ -84,7 +140,7 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
         if required_bytes(by_count[count][0]) <= smallest:
             break  # every GPU already fits at this count: larger setups are never the smallest that fits
     options: list[Recommendation] = []
-    for gpu in catalog.gpus.values():
+    for gpu in gpus:
         for count in GPU_COUNTS:
             if gpu.max_per_node == 1 and count > 1:
                 break
@@ -407,4 +463,5 @@ def report(req: EstimateRequest) -> Report:
         recommendations=recommend(req),
         inverse=inverse(req, gpu, result) if gpu else None,
         throughput=throughput(req, result, gpu) if gpu else None,
+        left_out=left_out(req),
     )

@@ -195,6 +195,22 @@ HF_FORMATS: dict[str, WeightFormat] = {
         "bitsandbytes FP4, fp32 absmax per 64 weights = 4.5 bpw on Linear layers (transformers' 4-bit default)",
         trainable_base=False,
     ),
+    # --- GPTQ-Int8 (issue 11): vLLM model_executor/layers/quantization/gptq.py GPTQLinearMethod.create_weights
+    # allocates qweight int32 [K/4, N] (8 bit per weight), qzeros int32 [K/g, N/4] (8 bit per group and column),
+    # scales fp16 [K/g, N] and g_idx int32 [K] per Linear (K in, N out features); auto-gptq's QuantLinear holds the
+    # same buffers. g = 128 as Qwen's and TheBloke's GPTQ-Int8 checkpoints use; g_idx is added per Linear in
+    # gptq_g_idx_bytes. Embeddings, lm_head, norms and biases stay fp16 (GPTQ quantizes decoder Linears only).
+    "gptq-int8": WeightFormat(
+        "gptq-int8",
+        "INT8 GPTQ (g128)",
+        Fraction(8) + Fraction(8, 128) + Fraction(16, 128),
+        _F16,
+        _F16,
+        _F16,
+        "GPTQ int8, group 128: 8-bit weights + 8-bit zero point and fp16 scale per group of 128 = 8.1875 bpw, plus "
+        "g_idx (int32 per input feature of each Linear); embeddings and lm_head 16-bit",
+        trainable_base=False,
+    ),
     "int4": WeightFormat(
         "int4",
         "INT4 GPTQ/AWQ (g128)",
@@ -213,7 +229,9 @@ HF_FORMATS: dict[str, WeightFormat] = {
         _F16,
         _F16,
         _F16,
-        "OCP MXFP4: 4-bit E2M1 + one E8M0 scale per 32 = 4.25 bpw (gpt-oss ships MoE experts this way)",
+        "OCP MXFP4 on the routed experts' matrices only: 4-bit E2M1 + one E8M0 scale per 32 = 4.25 bpw; attention, "
+        "router, expert biases, embeddings and lm_head stay bf16 (gpt-oss config.json quantization_config "
+        "modules_to_not_convert; transformers quantizes only Mxfp4GptOssExperts' matrices)",
         trainable_base=False,
     ),
 }
@@ -224,7 +242,8 @@ WEIGHT_FORMATS: tuple[str, ...] = (*HF_FORMATS, *GGUF_MIXES)
 def normalise_format(name: str) -> str:
     key = name.strip().lower().replace("-", "_")
     aliases = {"nf4_nodq": "nf4-nodq", "float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "gptq": "int4",
-               "awq": "int4", "fp8_e4m3": "fp8", "fp4_nodq": "fp4-nodq", "bnb_fp4": "fp4", "q4_k": "q4_k_m", "q5_k": "q5_k_m", "q3_k": "q3_k_m"}  # fmt: skip
+               "awq": "int4", "gptq_int4": "int4", "gptq_int8": "gptq-int8", "fp8_e4m3": "fp8", "fp4_nodq": "fp4-nodq",
+               "bnb_fp4": "fp4", "q4_k": "q4_k_m", "q5_k": "q5_k_m", "q3_k": "q3_k_m"}  # fmt: skip
     key = aliases.get(key, key)
     if key in HF_FORMATS or key in GGUF_MIXES:
         return key
@@ -428,6 +447,79 @@ def gguf_weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBy
     )
 
 
+# --- Issue 11 formats: GPTQ's g_idx and gpt-oss's MXFP4 -------------------------------------------------------
+
+
+def gptq_g_idx_bytes(a: ArchSpec) -> int:
+    """GPTQ's ``g_idx``: one int32 per input feature of every quantized Linear (vLLM gptq.py create_weights,
+    ``g_idx`` of shape [input_size_per_partition]); routed and shared experts' Linears included."""
+    from .params import linear_shapes  # local: avoid an import cycle at module load
+
+    total = 0
+    for layer, count in a.layer_groups():
+        per_layer = sum(d_in for d_in, _ in linear_shapes(a, layer).values())
+        if layer.moe and a.moe:
+            e = a.moe
+            # Each gated expert: gate and up take the hidden size in, down takes the expert width in.
+            per_layer += e.num_experts * (2 * a.hidden_size + e.expert_intermediate)
+            if e.shared_intermediate:
+                per_layer += 2 * a.hidden_size + e.shared_intermediate
+        total += per_layer * count
+    return 4 * total
+
+
+def linear_bias_params(a: ArchSpec) -> int:
+    """Biases of the Linears a format quantizes; quantizers keep them in the compute dtype (vLLM gptq.py and
+    auto-gptq QuantLinear: fp16 ``bias``; bitsandbytes Linear4bit/Linear8bitLt and FP8Linear keep ``bias``
+    unquantized). Attention q/k/v (Qwen2 ``qkv_bias``) and o biases, MLP biases, gpt-oss expert biases."""
+    attention = 0 if a.mla else (a.q_dim + 2 * a.kv_dim) * a.qkv_bias + a.hidden_size * a.o_bias
+    total = 0
+    for layer, count in a.layer_groups():
+        per_layer = attention
+        if layer.moe and a.moe:
+            if a.moe.expert_bias:
+                per_layer += a.moe.num_experts * (2 * a.moe.expert_intermediate + a.hidden_size)
+        elif a.mlp_bias:
+            per_layer += (2 if a.gated_mlp else 1) * a.intermediate_size + a.hidden_size
+        total += per_layer * count
+    return total
+
+
+def mxfp4_expert_matrix_params(a: ArchSpec) -> int:
+    """Elements of the routed experts' weight matrices: per MoE layer E × (gate_up [2I, H] + down [H, I]) =
+    E × 3·H·I (transformers GptOssExperts). Expert biases are not matrices: they stay bf16."""
+    if a.moe is None:
+        return 0
+    from .params import mlp_params  # local: avoid an import cycle at module load
+
+    per_expert = mlp_params(a.hidden_size, a.moe.expert_intermediate, True, False)
+    return sum(a.moe.num_experts * per_expert * count for layer, count in a.layer_groups() if layer.moe)
+
+
+def mxfp4_weight_bytes(a: ArchSpec, counts: dict[str, int]) -> WeightBytes:
+    """gpt-oss's checkpoint layout: MXFP4 (4.25 bpw, OCP MX spec: 32 E2M1 values share one E8M0 scale) on the
+    routed experts' matrices, bf16 everywhere else. Only MoE models have such experts."""
+    experts = mxfp4_expert_matrix_params(a)
+    if experts == 0:
+        raise ValueError(
+            "weights mxfp4: MXFP4 checkpoints quantize the routed experts of an MoE model (gpt-oss); this model "
+            "has no experts — choose bf16, fp8, int8, gptq-int8, int4 or nf4"
+        )
+    mx = HF_FORMATS["mxfp4"]
+    total_params = sum(counts.values())
+    embed, head = counts.get("embedding", 0), counts.get("lm_head", 0)
+    rest = total_params - experts - embed - head
+    bits = experts * mx.linear_bpw + (embed + head + rest) * _F16
+    return WeightBytes(
+        total=_bits_to_bytes(bits),
+        embedding=_bits_to_bytes(embed * _F16),
+        lm_head=_bits_to_bytes(head * _F16),
+        layers=_bits_to_bytes(experts * mx.linear_bpw + rest * _F16),
+        bits_per_weight=float(bits / total_params),
+        note=f"{mx.note}; {experts / total_params:.1%} of the parameters are expert matrices",
+    )
+
+
 def weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBytes:
     """Bytes of the model's weights in memory for a storage format.
 
@@ -437,13 +529,19 @@ def weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBytes:
     fmt = normalise_format(fmt)
     if is_gguf(fmt):
         return gguf_weight_bytes(a, counts, fmt)
+    if fmt == "mxfp4":
+        return mxfp4_weight_bytes(a, counts)
     f = HF_FORMATS[fmt]
     linear_names = ("attention", "mlp", "experts", "shared_experts")
-    linear = sum(counts.get(k, 0) for k in linear_names)
+    # Biases of the quantized Linears stay in 16 bit with the norms (issue 11: exact GPTQ-Int8 sizes).
+    biases = linear_bias_params(a) if f.linear_bpw != f.other_bpw else 0
+    linear = sum(counts.get(k, 0) for k in linear_names) - biases
     embed = counts.get("embedding", 0)
     head = counts.get("lm_head", 0)
-    other = sum(v for k, v in counts.items() if k not in (*linear_names, "embedding", "lm_head"))
+    other = sum(v for k, v in counts.items() if k not in (*linear_names, "embedding", "lm_head")) + biases
     bits = linear * f.linear_bpw + embed * f.embed_bpw + head * f.head_bpw + other * f.other_bpw
+    if fmt == "gptq-int8":
+        bits += 8 * gptq_g_idx_bytes(a)
     total_params = linear + embed + head + other
     return WeightBytes(
         total=_bits_to_bytes(bits),

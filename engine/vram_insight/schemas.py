@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from .messages import Message
+
 Mode = Literal["inference", "finetune", "training", "grpo", "multimodal"]
 Precision = Literal["fp32", "bf16", "fp16", "amp-bf16", "amp-fp16"]
 Optimizer = Literal[
@@ -237,6 +239,21 @@ class EstimateRequest(_Model):
         default=None, ge=0, le=65536, description="Override NCCL buffers per process in multi-GPU runs (MiB)."
     )
 
+    # --- Apple Silicon (issue 11): how much unified memory the GPU may wire (platforms.py) ---
+    macos_version: Literal[11, 12, 13, 14, 15, 26, 27] = Field(
+        default=26,
+        description=(
+            "Mac: macOS major version; it sets the GPU's default working set (≤ 15: 2/3 of the RAM up to 32 GiB, "
+            "3/4 above; 26 and later: more, by RAM size). Default 26, the release after 15 (September 2025)."
+        ),
+    )
+    iogpu_wired_limit_mb: int | None = Field(
+        default=None,
+        ge=0,
+        le=1 << 20,
+        description="Mac: the sysctl iogpu.wired_limit_mb in MiB, if you set it (None or 0: macOS's default).",
+    )
+
     # Planning.
     gpu: str | None = Field(default="rtx-4090", description="GPU id for fit, inverse and throughput.")
     mfu: float = Field(default=0.4, gt=0.0, le=1.0, description="Model FLOPs utilisation for training speed.")
@@ -319,6 +336,30 @@ class EstimateResult(_Model):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+# --- Platforms (issue 11): a Mac's wired-memory limit, software a card cannot run, cards left out ---
+class WiredLimitInfo(_Model):
+    """How much of a Mac's unified memory its GPU may wire (Metal's recommendedMaxWorkingSetSize)."""
+
+    limit_bytes: int
+    ram_bytes: int
+    macos_version: int
+    set_by: Literal["macos", "iogpu.wired_limit_mb"]
+    estimated: bool = Field(
+        description="No log of this RAM size under this macOS: the macOS 15 rule stands in."
+    )
+    rule: Message
+    summary: Message = Field(description="'GPU may wire X of Y GB (macOS limit)'.")
+    notes: list[Message] = Field(default_factory=list, description="What else holds on a Mac (PyTorch MPS).")
+
+
+class LeftOut(_Model):
+    """Cards the recommendations leave out for one reason (the software the request uses does not run there)."""
+
+    gpus: list[str]
+    gpu_names: list[str]
+    reason: Message
+
+
 class Fit(_Model):
     gpu: str
     gpu_name: str
@@ -327,6 +368,10 @@ class Fit(_Model):
     fits: bool
     headroom_bytes: int
     utilization: float
+    wired_limit: WiredLimitInfo | None = Field(default=None, description="Macs: the GPU's share of the RAM.")
+    software: list[Message] = Field(
+        default_factory=list, description="What the request uses that this card's platform cannot run."
+    )
 
 
 class Recommendation(_Model):
@@ -369,3 +414,7 @@ class Report(_Model):
     recommendations: list[Recommendation]
     inverse: Inverse | None
     throughput: Throughput | None
+    left_out: list[LeftOut] = Field(
+        default_factory=list,
+        description="Cards not recommended because the request's software does not run there.",
+    )

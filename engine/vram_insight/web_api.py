@@ -145,8 +145,11 @@ OPS: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
-def _error(message: str, field: str | None = None) -> str:
-    return json.dumps({"ok": False, "error": {"message": message, "field": field}})
+def _error(message: str, field: str | None = None, coded: Any = None) -> str:
+    error: dict[str, Any] = {"message": message, "field": field}
+    if coded is not None:  # a coded EstimateError: the site renders msg.<code> with params in its language
+        error.update(code=coded.code, params=dict(coded.params))
+    return json.dumps({"ok": False, "error": error})
 
 
 def call(op: str, payload_json: str = "{}") -> str:
@@ -171,7 +174,7 @@ def call(op: str, payload_json: str = "{}") -> str:
         message = first["msg"].removeprefix("Value error, ")
         return _error(f"{'.'.join(loc) + ': ' if loc else ''}{message}", field)
     except EstimateError as exc:
-        return _error(str(exc), exc.field)
+        return _error(str(exc), exc.field, exc.coded)
     except (ConfigError, CatalogError) as exc:
         return _error(str(exc), "config" if isinstance(exc, ConfigError) else "model")
     except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError) as exc:

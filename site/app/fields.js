@@ -72,6 +72,9 @@ export const DEFAULTS = Object.freeze({
   offload: "none",
   cuda_context_mib: null,
   nccl_mib: null,
+  // --- Apple Silicon (issue 11): the GPU's share of unified memory ---
+  macos_version: 26,
+  iogpu_wired_limit_mb: null,
   gpu: "rtx-4090",
   mfu: 0.4,
   // Training stacks and memory knobs (issues 10–11)
@@ -86,7 +89,7 @@ export const DEFAULTS = Object.freeze({
 // Weight formats offered when the catalog does not list its own (catalog.weight_formats).
 // (The engine's accepted lists, as its validation messages give them.)
 export const WEIGHT_FORMATS = [
-  "bf16", "fp16", "fp32", "fp8", "mxfp4", "int8", "int4", "nf4", "nf4-nodq", "fp4", "fp4-nodq",
+  "bf16", "fp16", "fp32", "fp8", "mxfp4", "int8", "gptq-int8", "int4", "nf4", "nf4-nodq", "fp4", "fp4-nodq",
   "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_1", "q5_0", "q4_k_m", "q4_k_s", "q4_1", "q4_0", "iq4_xs", "iq4_nl",
   "q3_k_l", "q3_k_m", "q3_k_s", "iq3_m", "iq3_s", "iq3_xs", "iq3_xxs", "q2_k", "iq2_m", "iq2_s", "iq2_xs", "iq2_xxs",
   "iq1_m", "iq1_s",
@@ -101,6 +104,14 @@ const vllmServing = (s) => workload(s) === "inference" && s.runtime === "vllm";
 /** llama.cpp's own options apply when inference runs on llama.cpp. */
 export const llamaCpp = (s) => workload(s) === "inference" && s.runtime === "llama.cpp";
 const loraLike = (s) => (tunes(s) && (s.method === "lora" || s.method === "qlora")) || (s.mode === "grpo" && s.policy === "lora");
+
+// --- Apple Silicon (issue 11): the Mac-only inputs show when the chosen GPU is a Mac (catalog vendor "apple"). ---
+const MAC_GPUS = new Set();
+/** Remember which catalog GPUs are Macs (called with the catalog's GPU list when the form is built). */
+export function noteMacGpus(gpus) {
+  for (const g of gpus || []) if (g && g.vendor === "apple") MAC_GPUS.add(g.id);
+}
+export const isMacGpu = (id) => MAC_GPUS.has(id);
 
 /**
  * Field widgets. group: where it is placed; show(state): whether it applies to the current inputs.
@@ -189,6 +200,9 @@ export const FIELDS = [
   { key: "fsdp", group: "parallel", type: "select", options: ["none", "full_shard", "shard_grad_op", "hybrid_shard"], show: trains },
   { key: "sequence_parallel", group: "parallel", type: "bool", show: trains },
   { key: "offload", group: "parallel", type: "select", options: ["none", "optimizer", "optimizer+params"], show: trains },
+  // --- Apple Silicon (issue 11): macOS version and the iogpu.wired_limit_mb sysctl, for Macs only ---
+  { key: "macos_version", group: "parallel", type: "select", options: [26, 27, 15, 14, 13, 12, 11], show: (s) => isMacGpu(s.gpu) },
+  { key: "iogpu_wired_limit_mb", group: "parallel", type: "int", min: 0, max: 1048576, step: 1024, optional: true, placeholder: "f.macos_default", show: (s) => isMacGpu(s.gpu) },
 
   // Advanced
   { key: "mfu", group: "advanced", type: "float", min: 0.01, max: 1, step: 0.05, show: trains },

@@ -1,7 +1,7 @@
 // The input form: model picker (search + custom config.json), GPU picker, presets, and one widget per
 // EstimateRequest field, grouped, shown only where the current mode uses it.
 import { $, $$, clear, h } from "./dom.js";
-import { changedKeys, FIELDS, GROUPS, KV_DTYPES, presetRequest, requestKey, tabDefaults, WEIGHT_FORMATS, workload } from "./fields.js";
+import { changedKeys, FIELDS, GROUPS, KV_DTYPES, noteMacGpus, presetRequest, requestKey, tabDefaults, WEIGHT_FORMATS, workload } from "./fields.js";
 import { fmtParams } from "./format.js";
 import { has, msgText, t } from "./i18n.js";
 
@@ -138,6 +138,7 @@ function fieldControl(f, value, ctx) {
 export function buildForm(form, ctx) {
   clear(form);
   const { state, catalog } = ctx;
+  noteMacGpus(catalog.gpus); // issue 11: Mac-only inputs (macOS version, iogpu.wired_limit_mb)
   form.append(h("div.form-error", { testid: "form-error", role: "alert", hidden: true }));
 
   // Presets (this tab's first, then the others; choosing one from another tab switches to that tab)

@@ -115,6 +115,54 @@ function fitBlock(report) {
         ? t("r.headroom_left", { gb: gb(fit.headroom_bytes) })
         : t("r.short_by", { gb: gb(-fit.headroom_bytes) }),
     }),
+    platformFitLines(fit),
+  );
+}
+
+// ---- Platforms (issue 11): a Mac's wired-memory limit under the fit line, software the chosen card cannot run,
+// and the cards the recommendations leave out with the reason. Engine messages, rendered through msg.<code>.
+function platformFitLines(fit) {
+  const w = fit.wired_limit;
+  const software = fit.software || [];
+  if (!w && !software.length) return null;
+  return h(
+    "div.fit-platform",
+    { testid: "fit-platform" },
+    w
+      ? h(
+          "div.fit-wired.small",
+          { testid: "fit-wired", dataset: { estimated: String(Boolean(w.estimated)) } },
+          msgNode("strong", w.summary),
+          h("span.muted", { text: " · " }),
+          msgNode("span.muted", w.rule),
+          (w.notes || []).length ? h("ul.notes", (w.notes || []).map((n) => msgNode("li", n))) : null,
+        )
+      : null,
+    software.length
+      ? h("ul.notes.fit-software", { testid: "fit-software" }, software.map((m) => msgNode("li.warn", m, { testid: "fit-software-item" })))
+      : null,
+  );
+}
+
+function leftOutBlock(report) {
+  const items = report.left_out || [];
+  if (!items.length) return null;
+  return h(
+    "div.left-out",
+    { testid: "left-out" },
+    h("p.small", { text: t("r.left_out") }),
+    h(
+      "ul.notes",
+      items.map((item) =>
+        h(
+          "li",
+          { dataset: { gpus: item.gpus.join(" "), msg: item.reason.code } },
+          h("span.left-out-names", { text: item.gpu_names.join(", ") }),
+          h("span", { text: t("r.left_out_because") }),
+          msgNode("span.left-out-reason", item.reason),
+        ),
+      ),
+    ),
   );
 }
 
@@ -331,7 +379,7 @@ function throughputBlock(report) {
 
 function recsBlock(report) {
   const recs = report.recommendations || [];
-  if (!recs.length) return h("section.card.sub", { testid: "recommendations" }, h("h3", { text: t("r.recs") }), h("p.muted", { text: t("r.no_recs") }));
+  if (!recs.length) return h("section.card.sub", { testid: "recommendations" }, h("h3", { text: t("r.recs") }), h("p.muted", { text: t("r.no_recs") }), leftOutBlock(report));
   // On a phone each row is a card (styles.css): every cell carries its column's name in data-label. Explicit roles
   // keep the table semantics when CSS lays the rows out as blocks.
   const cols = [t("r.per_device_gb"), t("r.headroom"), t("r.price"), t("r.cloud_price")];
@@ -380,6 +428,7 @@ function recsBlock(report) {
       ),
     ),
     h("p.muted.small", { text: t("r.price_note") }),
+    leftOutBlock(report),
   );
 }
 

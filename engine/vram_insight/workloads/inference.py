@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from ..arch import ArchSpec
-from ..device import runtime_overhead
+from ..device import gpu_entry, runtime_overhead
 from ..errors import EstimateError
 from ..kv import kv_bytes_per_token_full
 from ..parallel import weights_per_gpu
 from ..params import count_params
 from ..phases import Ctx, Phase, finish
+from ..platforms import loaded_weight_format
 from ..quant import weight_bytes
 from ..resolve import ResolvedModel, resolve_model
-from ..runtimes import llama_cpp, transformers, vllm, weight_format
+from ..runtimes import check_format_for_model, llama_cpp, transformers, vllm, weight_format
 from ..schemas import EstimateRequest, EstimateResult, Params
 
 
@@ -39,6 +40,11 @@ def inference(
     a = model.arch
     pc = count_params(a)
     fmt = weight_format(req.runtime, req.weights)
+    # --- Platforms (issue 11): the format the chosen GPU holds (transformers dequantizes MXFP4 without kernels) ---
+    fmt, dequantized = loaded_weight_format(req, fmt, gpu_entry(req))
+    if dequantized is not None:
+        ctx.warnings.append(dequantized)
+    check_format_for_model(fmt, a, model.info.name)
     wb = weight_bytes(a, pc.components, fmt)
     ctx.assumptions.append(f"Weights: {wb.note}")
     if req.runtime == "llama.cpp":
