@@ -16,6 +16,7 @@ from .arch import ArchSpec, ConfigError, parse_config
 from .catalog import CatalogError, ModelEntry, load_catalog
 from .kv import kv_bytes_per_token_full, kv_cache_bytes, largest_layer_kv_bytes
 from .lora import LoraTargetError, lora_plan
+from .messages import InputError, msg
 from .params import count_params, layer_params, linear_shapes
 from .quant import HF_FORMATS, is_gguf, kv_dtype_bits, normalise_format, weight_bytes
 from .schemas import EstimateRequest, EstimateResult, ModelInfo, Params
@@ -44,12 +45,8 @@ VLLM_MAX_NUM_SEQS = 256  # vLLM default max_num_seqs
 LLAMA_CPP_UBATCH = 512  # llama.cpp default n_ubatch
 
 
-class EstimateError(ValueError):
+class EstimateError(InputError):
     """Invalid or incompatible input; ``field`` names the request field when one is at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass
@@ -253,11 +250,9 @@ def _format_for_runtime(ctx: Ctx) -> str:
         if fmt in ("bf16", "fp16"):
             fmt = "f16" if fmt == "fp16" else "bf16"
         else:
-            raise EstimateError(
-                f"llama.cpp runs GGUF files: choose a GGUF type (q4_k_m, q8_0, …), not {fmt}", "weights"
-            )
+            raise EstimateError(msg("error.weights.llama_cpp_needs_gguf", got=fmt), "weights")
     if req.runtime != "llama.cpp" and is_gguf(fmt) and fmt not in HF_FORMATS:
-        raise EstimateError(f"{fmt} is a GGUF (llama.cpp) format: set runtime to llama.cpp", "weights")
+        raise EstimateError(msg("error.weights.gguf_needs_llama_cpp", got=fmt), "weights")
     return fmt
 
 
@@ -332,10 +327,7 @@ def inference(
     elif req.runtime == "llama.cpp":
         kv_dt = kv_dtype if kv_dtype not in ("bf16",) else "fp16"
         if kv_dt in ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl") and req.attention == "eager":
-            raise EstimateError(
-                "llama.cpp needs flash attention for a quantized V cache: set attention to flash",
-                "kv_cache_dtype",
-            )
+            raise EstimateError(msg("error.kv_cache_dtype.needs_flash"), "kv_cache_dtype")
         kv = _kv_per_gpu(a, kv_cache_bytes(a, batch, seq, kv_dt, "llama.cpp"), tp, pp)
         ubatch = min(LLAMA_CPP_UBATCH, max(1, batch * prompt))
         compute = ubatch * a.vocab_size * 4 + ubatch * 4 * (4 * a.hidden_size + 3 * a.intermediate_size)
@@ -769,7 +761,7 @@ def rl(
         if req.generation_backend == "vllm":
             capacity = _gpu_capacity(req)
             if capacity is None:
-                raise EstimateError("colocated vLLM reserves a fraction of the GPU: choose a GPU", "gpu")
+                raise EstimateError(msg("error.gpu.required_for_colocated_vllm"), "gpu")
             vllm = int(req.vllm_gpu_memory_utilization * capacity)
             base["kv_cache"] = vllm
             ctx.assumptions.append(
@@ -826,7 +818,7 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
     model = resolve_model(req)
     mm = model.multimodal
     if mm is None:
-        raise EstimateError("this model has no vision or audio tower: use the text modes", "model")
+        raise EstimateError(msg("error.model.no_tower"), "model")
     from .towers import media_tokens, tower_activation_bytes
 
     try:
@@ -864,7 +856,7 @@ def multimodal(req: EstimateRequest) -> EstimateResult:
     }
     max_pos = model.arch.max_position_embeddings
     if mm.cross_attention == "every_layer" and max_pos and req.seq_len > max_pos:
-        raise EstimateError(f"this decoder handles at most {max_pos} tokens per sequence", "seq_len")
+        raise EstimateError(msg("error.seq_len.above_decoder_max", limit=max_pos), "seq_len")
     if req.task == "inference":
         result = inference(req.model_copy(update={"mode": "multimodal"}), model, extra)
     else:

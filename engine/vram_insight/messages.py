@@ -8,16 +8,23 @@ code in the user's language from ``site/i18n/<lang>.json`` (key ``msg.<code>``) 
 Placeholders are ``{name}`` or ``{name:spec}`` with ``spec`` one of ``,`` (thousands separators), ``.Nf`` or
 ``,.Nf`` (fixed decimals): the subset of Python's format mini-language that the site's renderer implements too.
 
+Errors are :class:`InputError` (and its subclasses ``ConfigError``, ``EstimateError``, …): a Message plus the
+``field`` at fault — a request field (``batch_size``) or ``config.<key path>`` for a config.json key. Their codes
+are ``error.*`` (:mod:`.error_codes`).
+
 Status: the scheme and the error codes are here; the engine's assumptions and warnings move onto it with the
-message-code work (issues 12 and 13), after which ``EstimateResult.assumptions``/``warnings`` carry Messages.
+message-code work (issue 12), after which ``EstimateResult.assumptions``/``warnings`` carry Messages.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+import sys
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .error_codes import ERROR_TEMPLATES
 
 ParamValue = str | int | float | bool | None
 
@@ -25,6 +32,7 @@ _PLACEHOLDER = re.compile(r"\{(\w+)(?::(,|\.\d+f|,\.\d+f))?\}")
 
 # code → English template. Grouped by area; keep codes stable once shipped (share links and translations use them).
 TEMPLATES: dict[str, str] = {}
+TEMPLATES.update(ERROR_TEMPLATES)
 
 
 class Message(BaseModel):
@@ -63,3 +71,60 @@ def placeholders(template: str) -> set[str]:
 def msg(code: str, **params: ParamValue) -> Message:
     """The message ``code`` with ``params``; an unregistered code is a programming error (KeyError)."""
     return Message(code=code, params=params, text=render(TEMPLATES[code], params))
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A user's value as a short, one-line parameter (``got``): its repr, cut to ``limit`` characters."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # ints over 4,300 digits, deep nesting
+        text = f"<{type(value).__name__}>"
+    return one_line(text, limit)
+
+
+class InputError(ValueError):
+    """Bad or incompatible input: a :class:`Message` and the ``field`` at fault (or None).
+
+    ``InputError(text)`` wraps English text under :attr:`default_code`; ``InputError(other_error, field)`` keeps
+    the other error's code and its field when that is more precise; :meth:`of` builds a coded one. Raised with
+    ``str(exc)`` while handling a coded ``exc``, it keeps ``exc``'s code (so layers that re-raise text lose
+    nothing).
+    """
+
+    default_code = "error.input.rejected"
+    default_field: str | None = None
+
+    def __init__(self, message: str | Message | InputError, field: str | None = None) -> None:
+        handling = sys.exc_info()[1]
+        if isinstance(message, str) and isinstance(handling, InputError) and message == handling.message.text:
+            message = handling  # ``raise XError(str(exc), field)`` inside ``except`` keeps exc's code
+        if isinstance(message, InputError):
+            self.message: Message = message.message
+            inner = message.field
+            # The wrapped error's field when it is the same or a more precise path (config → config.hidden_size).
+            precise = inner and (not field or inner == field or inner.startswith(field + "."))
+            self.field: str | None = inner if precise else field
+        elif isinstance(message, Message):
+            self.message, self.field = message, field
+        else:
+            self.message, self.field = msg(self.default_code, detail=one_line(str(message))), field
+        self.field = self.field or self.default_field
+        super().__init__(self.message.text)
+
+    @classmethod
+    def of(cls, code: str, at: str | None = None, /, **params: ParamValue) -> Self:
+        """The error ``code`` with ``params``, at request field ``at`` (a template may use ``{field}`` too)."""
+        return cls(msg(code, **params), at)
+
+
+class ConfigError(InputError):
+    """The config cannot describe a model: say which field and what to do."""
+
+    default_code = "error.config.invalid"
+    default_field = "config"

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .arch import ArchSpec, ConfigError, LayerSpec, parse_config
+from .messages import msg
 from .params import count_params
 
 TowerKind = Literal["vision", "audio"]
@@ -152,7 +153,7 @@ def _int(cfg: dict[str, Any], *names: str, default: int | None = None) -> int:
                 raise ConfigError(f"config field {name!r} must be a non-negative integer, got {value!r}")
             return int(value)
     if default is None:
-        raise ConfigError(f"config is missing {names[0]!r} (needed to size the multimodal tower)")
+        raise ConfigError.of("error.config.missing", "config", key=names[0])
     return default
 
 
@@ -1723,7 +1724,7 @@ class _Ctx:
         )
 
 
-_QWEN_ASPECT_ERROR = "Qwen-VL processors reject images whose long side is more than 200 × the short side: crop or pad the image"
+_QWEN_ASPECT_ERROR = msg("error.media.aspect_ratio", limit=200)
 
 
 def smart_resize(
