@@ -92,10 +92,17 @@ class ArchSpec(BaseModel):
 
     def layer_groups(self, start: int = 0) -> list[tuple[LayerSpec, int]]:
         """Distinct layer kinds with their counts (from layer ``start`` on): formulas run once per kind."""
-        counts: dict[LayerSpec, int] = {}
+        # Keyed by a plain tuple: hashing the pydantic models themselves is ~10× slower, and a 1,024-layer model is
+        # grouped dozens of times per report.
+        groups: dict[tuple[Any, ...], list[Any]] = {}
         for layer in self.layers[start:]:
-            counts[layer] = counts.get(layer, 0) + 1
-        return list(counts.items())
+            key = (layer.attention, layer.window, layer.moe, layer.cross_attention)
+            entry = groups.get(key)
+            if entry is None:
+                groups[key] = [layer, 1]
+            else:
+                entry[1] += 1
+        return [(layer, count) for layer, count in groups.values()]
 
     @property
     def q_dim(self) -> int:
@@ -221,7 +228,13 @@ def _layer_kinds(cfg: dict[str, Any], model_type: str, n_layers: int) -> tuple[l
             )
     elif window and model_type in ("mistral", "mixtral", "phi3", "starcoder2", "generic"):
         kinds = [("sliding", window)] * n_layers
-    return [LayerSpec(attention=a, window=w) for a, w in kinds], notes
+    made: dict[
+        tuple[AttentionKind, int | None], LayerSpec
+    ] = {}  # one object per kind: 1,024 layers, ≤ 3 kinds
+    for kind in kinds:
+        if kind not in made:
+            made[kind] = LayerSpec(attention=kind[0], window=kind[1])
+    return [made[kind] for kind in kinds], notes
 
 
 def _moe_layer_flags(cfg: dict[str, Any], model_type: str, n_layers: int) -> list[bool]:
@@ -365,7 +378,11 @@ def _parse_language(cfg: dict[str, Any], num_layers: int | None) -> ArchSpec:
     moe = _moe_spec(cfg, mt)
     if moe:
         flags = _moe_layer_flags(cfg, mt, n_layers)
-        layers = [layer.model_copy(update={"moe": flag}) for layer, flag in zip(layers, flags, strict=True)]
+        variants: dict[tuple[int, bool], LayerSpec] = {}
+        for layer, flag in zip(layers, flags, strict=True):
+            if (id(layer), flag) not in variants:
+                variants[(id(layer), flag)] = layer.model_copy(update={"moe": flag})
+        layers = [variants[(id(layer), flag)] for layer, flag in zip(layers, flags, strict=True)]
 
     mla = None
     if cfg.get("kv_lora_rank"):

@@ -59,6 +59,9 @@ ERROR_TEMPLATES: dict[str, str] = {
     "error.config.too_many_keys": "config.json has more than {limit:,} fields",
     "error.config.not_number": "config.json field {key} must be a number, got {got}",
     "error.config.bad_choice": "config.json field {key} must be one of: {expected}; got {got}",
+    "error.config.not_multiple": "config.json field {key} ({value:,}) must be a multiple of {other} ({other_value:,})",
+    "error.config.below_other": "config.json field {key} ({value:,}) must be at least {other} ({other_value:,})",
+    "error.config.lengths_differ": "config.json fields {key} and {other} must list the same number of entries",
     "error.config.heads_not_multiple": (
         "num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kv_heads})"
     ),

@@ -210,6 +210,57 @@ def _check_key(key: str, value: Any, path: str) -> None:
         )
 
 
+# (width, heads) pairs that must divide (head_dim = width / heads) unless the config sets the head size itself.
+WIDTH_HEADS = (
+    ("hidden_size", "num_attention_heads"), ("n_embd", "n_head"), ("d_model", "encoder_attention_heads"),
+    ("d_model", "decoder_attention_heads"), ("hidden_size", "num_heads"), ("embed_dim", "num_heads"),
+    ("attention_dim", "attention_heads"),
+)  # fmt: skip
+OWN_HEAD_SIZE = ("head_dim", "kv_channels", "kv_lora_rank")
+# towers._anyres: LLaVA-NeXT's default grid when a llava_next/llava_onevision config lists no pinpoints (336 px).
+DEFAULT_PINPOINT_MIN = 336
+
+
+def _int_value(node: dict[str, Any], key: str) -> int | None:
+    value = node.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value)
+
+
+def _cross_check(node: dict[str, Any], path: str, root: bool) -> None:
+    """Relations between keys of one (sub-)config that the formulas divide by (values already in bounds)."""
+    where = f"{path}." if path else ""
+    for width_key, heads_key in WIDTH_HEADS:
+        width, heads = _int_value(node, width_key), _int_value(node, heads_key)
+        if width and heads and width % heads and not any(node.get(k) for k in OWN_HEAD_SIZE):
+            raise ConfigError.of("error.config.not_multiple", _field(where + width_key), key=width_key, value=width,
+                                 other=heads_key, other_value=heads)  # fmt: skip
+    image, patch = _int_value(node, "image_size"), _int_value(node, "patch_size")
+    if image and patch and image < patch:
+        raise ConfigError.of("error.config.below_other", _field(where + "image_size"), key="image_size", value=image,
+                             other="patch_size", other_value=patch)  # fmt: skip
+    depths, heads_list = node.get("depths"), node.get("num_heads")
+    if isinstance(depths, list) and isinstance(heads_list, list) and len(depths) != len(heads_list):
+        raise ConfigError.of("error.config.lengths_differ", _field(where + "num_heads"), key="depths",
+                             other="num_heads")  # fmt: skip
+    vision = node.get("vision_config")
+    tile = _int_value(vision, "image_size") if root and isinstance(vision, dict) else None
+    if tile:
+        pins = node.get("image_grid_pinpoints")
+        if isinstance(pins, list) and pins:
+            smallest = min(min(int(side) for side in pin) for pin in pins)
+        elif str(node.get("model_type")) in ("llava_next", "llava_onevision"):
+            smallest = DEFAULT_PINPOINT_MIN
+        else:
+            smallest = None
+        if smallest is not None and smallest < tile:
+            # anyres splits the image into tiles of image_size pixels: every grid point must hold one.
+            raise ConfigError.of("error.config.below_other", _field("image_grid_pinpoints"),
+                                 key="image_grid_pinpoints", value=smallest, other="vision_config.image_size",
+                                 other_value=tile)  # fmt: skip
+
+
 def check_config(config: Any) -> None:
     """Raise :class:`ConfigError` (code ``error.config.*``, field ``config.<path>``) for the first value outside
     its bound or of the wrong type; None when every value the engine reads is sane. Linear in the config's size.
@@ -243,6 +294,8 @@ def check_config(config: Any) -> None:
             _check_key(key, value, sub)
             if isinstance(value, dict | list):
                 stack.append((value, sub, depth + 1))
+        if isinstance(node, dict):
+            _cross_check(node, path, root=node is config)
 
 
 def _key_text(key: Any) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from .arch import ArchSpec
 from .messages import InputError, shown
@@ -246,7 +247,17 @@ def gguf_weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBy
     head_bits = counts.get("lm_head", 0) * gguf_type_bpw(mix.output)
     layer_bits = Fraction(0)
     n = a.num_layers
+    # Layers of one kind that agree on use_more_bits get the same tensor types: price each such group once
+    # (a 1,024-layer model would otherwise cost thousands of Fraction operations per estimate).
+    groups: dict[tuple[Any, ...], list[Any]] = {}
     for i, layer in enumerate(a.layers):
+        key = (layer.attention, layer.window, layer.moe, layer.cross_attention, use_more_bits(i, n))
+        if key in groups:
+            groups[key][2] += 1
+        else:
+            groups[key] = [layer, i, 1]
+    for layer, i, copies in groups.values():
+        one = Fraction(0)
         shapes = linear_shapes(a, layer)
         params = layer_params(a, layer)
         matrix_total = 0
@@ -264,7 +275,7 @@ def gguf_weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBy
                     t = gguf_type_bpw(mix.ffn_down_all)
                 if mix.ffn_down_more and use_more_bits(i, n):
                     t = gguf_type_bpw(mix.ffn_down_more)
-            layer_bits += numel * t
+            one += numel * t
         if layer.moe and a.moe:
             e = a.moe
             h, ie = a.hidden_size, e.expert_intermediate
@@ -273,12 +284,14 @@ def gguf_weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBy
                 down_t = gguf_type_bpw(mix.ffn_down_all)
             if mix.ffn_down_more and use_more_bits(i, n):
                 down_t = gguf_type_bpw(mix.ffn_down_more)
-            widths = [ie] * e.num_experts + ([e.shared_intermediate] if e.shared_intermediate else [])
-            for w in widths:
-                layer_bits += 2 * h * w * base + h * w * down_t
-                matrix_total += 3 * h * w
+            # Routed experts all have one shape: count them by multiplication (E reaches the thousands).
+            widths = [(ie, e.num_experts)] + ([(e.shared_intermediate, 1)] if e.shared_intermediate else [])
+            for w, count in widths:
+                one += count * (2 * h * w * base + h * w * down_t)
+                matrix_total += count * 3 * h * w
         rest = sum(params.values()) - matrix_total
-        layer_bits += max(rest, 0) * 32  # norms, biases, routers: f32 in GGUF
+        one += max(rest, 0) * 32  # norms, biases, routers: f32 in GGUF
+        layer_bits += copies * one
     final_norm = norm_params(a.hidden_size, a.norm) if a.final_norm else 0
     bits = emb_bits + head_bits + layer_bits + Fraction(32) * final_norm  # 1-D tensors stay f32
     total_params = sum(counts.values())

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .arch import ArchSpec, ConfigError, LayerSpec, parse_config
-from .messages import msg
+from .messages import msg, shown
 from .params import count_params
 
 TowerKind = Literal["vision", "audio"]
@@ -150,7 +150,7 @@ def _int(cfg: dict[str, Any], *names: str, default: int | None = None) -> int:
                 or int(value) != value
                 or value < 0
             ):
-                raise ConfigError(f"config field {name!r} must be a non-negative integer, got {value!r}")
+                raise ConfigError.of("error.config.not_integer", "config", key=name, got=shown(value))
             return int(value)
     if default is None:
         raise ConfigError.of("error.config.missing", "config", key=names[0])
