@@ -128,8 +128,9 @@ INT_BOUNDS: dict[str, Bound] = {
 # Lists of layer indices (or per-layer 0/1 flags) that the engine turns into per-layer attributes.
 LAYER_INDEX_LISTS = (
     "moe_layers", "mlp_only_layers", "cross_attention_layers", "fullatt_block_indexes", "deepstack_visual_indexes",
-    "intermediate_layers_indices", "no_rope_layers",
+    "intermediate_layers_indices",
 )  # fmt: skip
+_FLAG = Bound(0, 1, 1)  # Llama 4 no_rope_layers: one 0/1 (or false/true) per layer
 # Lists of (height, width) pairs: LLaVA-NeXT image_grid_pinpoints (pixels), Mllama supported_aspect_ratios (tiles).
 PAIR_LISTS = {"image_grid_pinpoints": _PIXELS, "supported_aspect_ratios": _TILES}
 _LAYER_INDEX = Bound(0, MAX_LAYERS - 1, 125)
@@ -188,6 +189,10 @@ def _check_key(key: str, value: Any, path: str) -> None:
     elif key in LAYER_INDEX_LISTS:
         for item in _list(value, key, path):
             _number(item, key, path, _LAYER_INDEX)
+    elif key == "no_rope_layers":
+        for item in _list(value, key, path):
+            if not isinstance(item, bool):
+                _number(item, key, path, _FLAG)
     elif key in PAIR_LISTS:
         for pair in _list(value, key, path):
             if not isinstance(pair, list) or len(pair) != 2:
