@@ -22,6 +22,8 @@ import copy
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 import zlib
 from collections import Counter
@@ -39,17 +41,12 @@ from vram_insight.limits import INT_BOUNDS
 from vram_insight.messages import TEMPLATES
 
 PROFILE = os.environ.get("VRAM_FUZZ_PROFILE", "ci")
-# Examples per test: "ci" totals 370, "nightly" 12,000.
+# Examples per test: "ci" totals 374 (plus a sample of the bound sweep), "nightly" 12,150 (plus the full sweep).
 EXAMPLES = {
-    "ci": {"requests": 80, "configs": 100, "raw": 60, "fragments": 40, "history": 30, "cli": 60},
-    "nightly": {
-        "requests": 3000,
-        "configs": 4500,
-        "raw": 1500,
-        "fragments": 1000,
-        "history": 500,
-        "cli": 1500,
-    },
+    "ci": dict(requests=80, configs=100, raw=60, fragments=40, history=30, cli=60, cli_process=4),
+    "nightly": dict(
+        requests=3000, configs=4500, raw=1500, fragments=1000, history=500, cli=1500, cli_process=150
+    ),
 }[PROFILE]
 for _name, _derandomize in (("fuzz-ci", True), ("fuzz-nightly", False)):
     settings.register_profile(
@@ -486,6 +483,30 @@ def test_fuzz_cli(cli_files: dict[str, str]) -> None:
             lines = err.splitlines()
             assert code == 2 and len(lines) == 1 and lines[0].startswith("vram: error: "), (argv, code, err)
             STATS["codes"]["cli: exit 2"] += 1
+
+    one()
+
+
+def test_fuzz_cli_process(cli_files: dict[str, str]) -> None:
+    """The same argument lists through a real ``python -m vram_insight`` process: what a shell user sees."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "engine")}
+
+    @fuzz("cli_process")
+    @given(argvs(cli_files))
+    def one(argv: list[str]) -> None:
+        proc = subprocess.run([sys.executable, "-m", "vram_insight", *argv], capture_output=True, text=True,
+                              timeout=60, env=env, check=False)  # fmt: skip
+        STATS["cases"]["cli_process"] += 1
+        assert "Traceback" not in proc.stderr
+        if proc.returncode == 0:
+            STATS["ok"]["cli_process"] += 1
+            assert not proc.stderr
+        else:
+            lines = proc.stderr.splitlines()
+            assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("vram: error: "), (
+                argv,
+                proc,
+            )
 
     one()
 

@@ -34,6 +34,10 @@ MAX_NAME = 200  # catalog ids are under 40 characters
 # MFU of well-tuned training is 35–55% (PaLM 46.2%, arXiv:2204.02311 Table 3; Llama 3 38–43%, arXiv:2407.21783
 # §3.3.4); below 1% the throughput figure means nothing. Memory fractions below 1% leave vLLM no room at all.
 MIN_FRACTION = 0.01
+# The other bounds below are as generous: grad_accum 4,096; lora_rank 4,096 (PEFT ranks are 8–256); prefix_tokens
+# 4,096 (PEFT's examples use 20–30); num_generations 1,024 (TRL's default is 8, DeepSeekMath's GRPO sampled 64,
+# arXiv:2402.03300 §4.2); images 4,096; image sides 65,536 px; video_frames 100,000 (~1 h at 30 fps);
+# audio_seconds 86,400 (a day); tp and pp 1,024.
 
 
 class _Model(BaseModel):
@@ -91,7 +95,7 @@ class EstimateRequest(_Model):
     )
     adapter_dtype: Literal["fp32", "bf16"] = "fp32"
     freeze_trainable_layers: int = Field(
-        default=2, ge=0, le=1024, description="Freeze: last N layers trainable."
+        default=2, ge=0, le=MAX_LAYERS, description="Freeze: last N layers trainable."
     )
     prefix_tokens: int = Field(default=20, ge=1, le=4096, description="Prefix tuning: num_virtual_tokens.")
 

@@ -199,7 +199,7 @@ def parse_request(payload_json: Any) -> dict[str, Any]:
 
 
 def _failure(err: InputError) -> str:
-    return json.dumps({"ok": False, "error": error_payload(err)}, ensure_ascii=False, allow_nan=False)
+    return json.dumps({"ok": False, "error": error_payload(err)}, allow_nan=False)
 
 
 def _call(op: Any, payload_json: Any) -> str:
