@@ -228,9 +228,8 @@ def _layer_kinds(cfg: dict[str, Any], model_type: str, n_layers: int) -> tuple[l
             )
     elif window and model_type in ("mistral", "mixtral", "phi3", "starcoder2", "generic"):
         kinds = [("sliding", window)] * n_layers
-    made: dict[
-        tuple[AttentionKind, int | None], LayerSpec
-    ] = {}  # one object per kind: 1,024 layers, ≤ 3 kinds
+    # One LayerSpec object per kind (a 1,024-layer model has at most 3 kinds).
+    made: dict[tuple[AttentionKind, int | None], LayerSpec] = {}
     for kind in kinds:
         if kind not in made:
             made[kind] = LayerSpec(attention=kind[0], window=kind[1])

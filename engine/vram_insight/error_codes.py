@@ -54,6 +54,7 @@ ERROR_TEMPLATES: dict[str, str] = {
     "error.config.too_large": (
         "config.json field {key} must be at most {limit:,} (the largest real models use {real:,}), got {got}"
     ),
+    "error.config.list_length": "config.json field {key} must list exactly {length} numbers",
     "error.config.list_too_long": "config.json field {key} has {length:,} entries; at most {limit:,} are accepted",
     "error.config.too_deep": "config.json nests objects or lists more than {limit} levels deep",
     "error.config.too_many_keys": "config.json has more than {limit:,} fields",
@@ -71,13 +72,11 @@ ERROR_TEMPLATES: dict[str, str] = {
     "error.config.top_k_above_experts": (
         "num_experts_per_tok ({top_k}) cannot exceed the number of experts ({experts})"
     ),
-    "error.config.no_text_config": "config.json of a {model_type} model needs its {key} (the language model)",
     # Catalog look-ups and engine-level incompatibilities.
     "error.model.unknown": "unknown model id {got}; the catalog lists the known ones",
     "error.model.no_tower": "this model has no vision or audio tower: use the text modes",
     "error.gpu.unknown": "unknown GPU id {got}; the catalog lists the known ones",
     "error.gpu.required_for_colocated_vllm": "colocated vLLM reserves a fraction of the GPU: choose a GPU",
-    "error.gpu.required_for_inverse": "choose a GPU for the inverse question",
     "error.weights.unknown": "unknown weight format {got}; use one of: {expected}",
     "error.weights.llama_cpp_needs_gguf": (
         "llama.cpp runs GGUF files: choose a GGUF type (q4_k_m, q8_0, …), not {got}"

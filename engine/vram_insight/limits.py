@@ -32,6 +32,7 @@ class Bound:
     real: int | float  # the largest value a released model uses
     integer: bool = True
     list_ok: bool = False  # may also be a list of such values (Swin depths, (h, w) image sizes)
+    list_len: int | None = None  # ... of exactly this many values
 
 
 # Sources of ``real``: config.json of the cited Hugging Face repositories.
@@ -49,7 +50,9 @@ _TOP_K = Bound(1, 4096, 8)  # DeepSeek-V3 num_experts_per_tok
 _STEP = Bound(0, MAX_LAYERS, 2)  # Llama-4-Maverick interleave_moe_layer_step; 0 is read as 1
 _TOKENS = Bound(0, 1 << 27, 10_485_760)  # meta-llama/Llama-4-Scout max_position_embeddings (10M)
 _POSITIONS = Bound(1, 1 << 27, 10_485_760)
-_PIXELS = Bound(1, 1 << 16, 2560, list_ok=True)  # naver-clova-ix/donut-base image_size [2560, 1920]
+_PIXELS = Bound(
+    1, 1 << 16, 2560, list_ok=True, list_len=2
+)  # naver-clova-ix/donut-base image_size [2560, 1920]
 _PATCH = Bound(1, 1024, 16, list_ok=True)  # Llama-4 / Pixtral patch_size (Florence-2 DaViT [7, 3, 3, 3])
 _MERGE = Bound(1, 64, 2)  # Qwen2.5-VL spatial_merge_size, temporal_patch_size; Idefics3 scale_factor
 _MEDIA_TOKENS = Bound(1, 1 << 16, 256)  # Gemma 3 mm_tokens_per_image, PaliGemma num_image_tokens
@@ -161,9 +164,11 @@ def _number(value: Any, key: str, path: str, bound: Bound) -> None:
 
 
 def _bounded(value: Any, key: str, path: str, bound: Bound) -> None:
-    if value is None:
-        return  # absent: the engine applies its default
+    if value is None and bound.integer:
+        return  # absent: the engine applies its default (non-integers are read with .get(key, default): no null)
     if bound.list_ok and isinstance(value, list):
+        if bound.list_len is not None and len(value) != bound.list_len:
+            raise ConfigError.of("error.config.list_length", _field(path), key=key, length=bound.list_len)
         if not value or len(value) > 64:
             raise ConfigError.of(
                 "error.config.list_too_long", _field(path), key=key, length=len(value), limit=64
@@ -222,6 +227,15 @@ WIDTH_HEADS = (
     ("attention_dim", "attention_heads"),
 )  # fmt: skip
 OWN_HEAD_SIZE = ("head_dim", "kv_channels", "kv_lora_rank")
+# Hierarchical towers zip per-stage lists (towers.davit_params: dim_embed, depths, patch_size, patch_prenorm;
+# towers.donut_swin_params: depths, num_heads); a list the config leaves out defaults to 4 stages.
+DAVIT_STAGES = ("dim_embed", "depths", "patch_size", "patch_prenorm")
+SWIN_STAGES = ("depths", "num_heads")
+DEFAULT_STAGES = 4
+STAGED_TOWERS = {
+    "florence2": ("vision_config", DAVIT_STAGES),
+    "vision-encoder-decoder": ("encoder", SWIN_STAGES),
+}
 # towers._anyres: LLaVA-NeXT's default grid when a llava_next/llava_onevision config lists no pinpoints (336 px).
 DEFAULT_PINPOINT_MIN = 336
 
@@ -231,6 +245,26 @@ def _int_value(node: dict[str, Any], key: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     return int(value)
+
+
+def _check_stages(config: dict[str, Any]) -> None:
+    """The per-stage lists of a Florence-2 DaViT (vision_config) or Donut Swin (encoder) tower agree in length."""
+    key, group = STAGED_TOWERS.get(str(config.get("model_type")), ("", ()))
+    node = config.get(key)
+    if not isinstance(node, dict):
+        return
+    first: tuple[str, int] | None = None
+    for name in group:
+        value = node.get(name)
+        if value is not None and not isinstance(value, list):
+            raise ConfigError.of("error.config.not_list", _field(f"{key}.{name}"), key=name, got=shown(value))
+        length = len(value) if value else DEFAULT_STAGES
+        if first is None:
+            first = (name, length)
+        elif length != first[1]:
+            raise ConfigError.of(
+                "error.config.lengths_differ", _field(f"{key}.{name}"), key=first[0], other=name
+            )
 
 
 def _cross_check(node: dict[str, Any], path: str, root: bool) -> None:
@@ -245,10 +279,8 @@ def _cross_check(node: dict[str, Any], path: str, root: bool) -> None:
     if image and patch and image < patch:
         raise ConfigError.of("error.config.below_other", _field(where + "image_size"), key="image_size", value=image,
                              other="patch_size", other_value=patch)  # fmt: skip
-    depths, heads_list = node.get("depths"), node.get("num_heads")
-    if isinstance(depths, list) and isinstance(heads_list, list) and len(depths) != len(heads_list):
-        raise ConfigError.of("error.config.lengths_differ", _field(where + "num_heads"), key="depths",
-                             other="num_heads")  # fmt: skip
+    if root:
+        _check_stages(node)
     vision = node.get("vision_config")
     tile = _int_value(vision, "image_size") if root and isinstance(vision, dict) else None
     if tile:
