@@ -23,7 +23,7 @@ from vram_insight import web_api
 from vram_insight.catalog import load_catalog
 from vram_insight.cli import MAX_CONFIG_BYTES, main
 from vram_insight.error_codes import ERROR_TEMPLATES
-from vram_insight.limits import INT_BOUNDS, MAX_LAYERS, check_config
+from vram_insight.limits import INT_BOUNDS, MAX_LAYERS, MAX_NODES, check_config
 from vram_insight.messages import _PLACEHOLDER, TEMPLATES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +154,12 @@ def test_largest_accepted_configs_answer_within_a_second() -> None:
             seconds, data = cpu_seconds("report", {"model": None, "config": cfg, "gpu": "h100-sxm", **extra})
             assert data["ok"], data
             assert seconds < 1.0, (extra, seconds)
+    # A config bloated to the node cap (20,000 keys and list entries): report hashes it for every estimate it runs.
+    bloated = {**LLAMA, **{f"unused_{i}": i for i in range(MAX_NODES - len(LLAMA))}}
+    seconds, data = cpu_seconds("report", {"model": None, "config": bloated, "gpu": "h100-sxm"})
+    assert data["ok"] and seconds < 1.0, seconds
+    bloated["one_more"] = 1
+    assert error_of("report", {"model": None, "config": bloated})["code"] == "error.config.too_many_keys"
     for model_id, extra in [
         ("llama-3.1-405b", {"num_layers": MAX_LAYERS, "mode": "grpo"}),
         ("llama-3.2-90b-vision", {"mode": "multimodal", "num_layers": MAX_LAYERS, "images": 4096}),
