@@ -20,7 +20,8 @@ from typing import Any
 from .messages import ConfigError, shown
 
 MAX_DEPTH = 16  # real configs nest 4 levels (config → vision_config → rope_scaling → mrope_section)
-MAX_NODES = 20_000  # keys + list entries; real configs have < 200 (Phi-4-multimodal: 191), id2label tables ~2,000
+# Keys + list entries of one config: real configs have under 200 (Phi-4-multimodal: 191), id2label tables ~2,000.
+MAX_NODES = 20_000
 MAX_LIST = 4096  # entries in one list; per-layer lists hold one entry per layer (≤ MAX_LAYERS)
 MAX_LAYERS = 1024  # ≈ 8 × Llama 3.1 405B's 126 decoder layers (config.json num_hidden_layers)
 
