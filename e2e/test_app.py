@@ -523,12 +523,12 @@ def test_invalid_values_show_inline_engine_messages(app: Session):
     page.fill("[data-testid=input-batch_size]", "0")
     err = page.locator("[data-testid=error-batch_size]")
     err.wait_for(state="visible")
-    assert "greater than or equal to 1" in err.text_content()
+    assert "batch_size must be at least 1" in err.text_content()
     assert page.get_attribute("[data-testid=input-batch_size]", "aria-invalid") == "true"
     assert page.get_attribute("[data-testid=result-status]", "data-status") == "invalid"
     page.fill("[data-testid=input-batch_size]", "1.5")
     page.wait_for_function(
-        "() => document.querySelector('[data-testid=error-batch_size]').textContent.includes('integer')"
+        "() => document.querySelector('[data-testid=error-batch_size]').textContent.includes('whole number')"
     )
     page.fill("[data-testid=input-batch_size]", "1")
     wait_live(page)

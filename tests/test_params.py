@@ -108,7 +108,7 @@ def test_unknown_model_type_is_read_as_generic_decoder() -> None:
                 "num_attention_heads": 1,
                 "vocab_size": 10,
             },
-            "positive integer",
+            "hidden_size must be at least 1",
         ),
     ],
 )

@@ -196,11 +196,11 @@ def test_gptq_int8_peak_matches_the_qwen_speed_benchmark() -> None:
 
 def test_formats_a_runtime_does_not_load_are_coded_errors_naming_weights() -> None:
     cases = [
-        ({"weights": "gptq-int8", "runtime": "llama.cpp"}, "format.gguf_only"),
-        ({"weights": "mxfp4"}, "format.mxfp4_dense"),  # Llama 3.1 8B has no experts
-        ({"weights": "q4_k_m", "runtime": "transformers"}, "format.hf_only"),
-        ({"weights": "q4_k_m", "runtime": "vllm"}, "format.vllm_gguf"),
-        ({"weights": "int3"}, "format.unknown"),
+        ({"weights": "gptq-int8", "runtime": "llama.cpp"}, "error.weights.llama_cpp_needs_gguf"),
+        ({"weights": "mxfp4"}, "error.weights.mxfp4_dense"),  # Llama 3.1 8B has no experts
+        ({"weights": "q4_k_m", "runtime": "transformers"}, "error.weights.gguf_needs_llama_cpp"),
+        ({"weights": "q4_k_m", "runtime": "vllm"}, "error.weights.vllm_gguf"),
+        ({"weights": "int3"}, "error.weights.unknown"),
     ]
     for payload, code in cases:
         reply = json.loads(call("quick", json.dumps({"model": "llama-3.1-8b", **payload})))

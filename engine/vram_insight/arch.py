@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .limits import check_config
+from .messages import ConfigError, shown
+
+__all__ = ["ArchSpec", "ConfigError", "LayerSpec", "MLASpec", "MoESpec", "language_config", "parse_config"]
+
 AttentionKind = Literal["full", "sliding", "chunked"]
-
-
-class ConfigError(ValueError):
-    """The config cannot describe a model: say which field and what to do."""
 
 
 class LayerSpec(BaseModel):
@@ -91,10 +92,17 @@ class ArchSpec(BaseModel):
 
     def layer_groups(self, start: int = 0) -> list[tuple[LayerSpec, int]]:
         """Distinct layer kinds with their counts (from layer ``start`` on): formulas run once per kind."""
-        counts: dict[LayerSpec, int] = {}
+        # Keyed by a plain tuple: hashing the pydantic models themselves is ~10× slower, and a 1,024-layer model is
+        # grouped dozens of times per report.
+        groups: dict[tuple[Any, ...], list[Any]] = {}
         for layer in self.layers[start:]:
-            counts[layer] = counts.get(layer, 0) + 1
-        return list(counts.items())
+            key = (layer.attention, layer.window, layer.moe, layer.cross_attention)
+            entry = groups.get(key)
+            if entry is None:
+                groups[key] = [layer, 1]
+            else:
+                entry[1] += 1
+        return [(layer, count) for layer, count in groups.values()]
 
     @property
     def q_dim(self) -> int:
@@ -118,12 +126,28 @@ def _get(cfg: dict[str, Any], *names: str, default: Any = None) -> Any:
     return default
 
 
+def _present(cfg: dict[str, Any], names: tuple[str, ...]) -> str:
+    """The first of ``names`` the config sets (the one an error should name), else the first."""
+    return next((n for n in names if cfg.get(n) is not None), names[0])
+
+
+def _whole(value: Any) -> bool:
+    """An integer, or a float with an integral finite value (some configs write 4096.0); never a bool."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or value.is_integer()
+
+
 def _require_int(cfg: dict[str, Any], *names: str) -> int:
     value = _get(cfg, *names)
+    key = _present(cfg, names)
+    field = "config." + key
     if value is None:
-        raise ConfigError(f"config.json is missing {names[0]!r} (needed to size the model)")
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value <= 0:
-        raise ConfigError(f"config.json field {names[0]!r} must be a positive integer, got {value!r}")
+        raise ConfigError.of("error.config.missing", field, key=key)
+    if not _whole(value):
+        raise ConfigError.of("error.config.not_integer", field, key=key, got=shown(value))
+    if value <= 0:
+        raise ConfigError.of("error.config.too_small", field, key=key, limit=1, got=shown(value))
     return int(value)
 
 
@@ -131,8 +155,12 @@ def _opt_int(cfg: dict[str, Any], *names: str, default: int | None = None) -> in
     value = _get(cfg, *names)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
-        raise ConfigError(f"config.json field {names[0]!r} must be a non-negative integer, got {value!r}")
+    key = _present(cfg, names)
+    field = "config." + key
+    if not _whole(value):
+        raise ConfigError.of("error.config.not_integer", field, key=key, got=shown(value))
+    if value < 0:
+        raise ConfigError.of("error.config.too_small", field, key=key, limit=0, got=shown(value))
     return int(value)
 
 
@@ -200,7 +228,12 @@ def _layer_kinds(cfg: dict[str, Any], model_type: str, n_layers: int) -> tuple[l
             )
     elif window and model_type in ("mistral", "mixtral", "phi3", "starcoder2", "generic"):
         kinds = [("sliding", window)] * n_layers
-    return [LayerSpec(attention=a, window=w) for a, w in kinds], notes
+    # One LayerSpec object per kind (a 1,024-layer model has at most 3 kinds).
+    made: dict[tuple[AttentionKind, int | None], LayerSpec] = {}
+    for kind in kinds:
+        if kind not in made:
+            made[kind] = LayerSpec(attention=kind[0], window=kind[1])
+    return [made[kind] for kind in kinds], notes
 
 
 def _moe_layer_flags(cfg: dict[str, Any], model_type: str, n_layers: int) -> list[bool]:
@@ -216,7 +249,8 @@ def _moe_layer_flags(cfg: dict[str, Any], model_type: str, n_layers: int) -> lis
     if model_type in ("llama4", "llama4_text"):
         moe_layers = cfg.get("moe_layers")
         if isinstance(moe_layers, list):
-            return [i in set(moe_layers) for i in range(n_layers)]
+            listed = set(moe_layers)
+            return [i in listed for i in range(n_layers)]
         step = _opt_int(cfg, "interleave_moe_layer_step", default=1) or 1
         # modeling_llama4 / configuration_llama4: moe_layers = range(step - 1, L, step)
         return [(i + 1) % step == 0 for i in range(n_layers)]
@@ -228,6 +262,11 @@ def _moe_spec(cfg: dict[str, Any], model_type: str) -> MoESpec | None:
     if not n_experts or n_experts <= 1:
         return None
     top_k = _opt_int(cfg, "num_experts_per_tok", "experts_per_token", "moe_topk", default=2) or 2
+    if top_k > n_experts:
+        key = _present(cfg, ("num_experts_per_tok", "experts_per_token", "moe_topk"))
+        raise ConfigError.of(
+            "error.config.top_k_above_experts", f"config.{key}", top_k=top_k, experts=n_experts
+        )
     if model_type == "mixtral" or model_type == "gpt_oss" or model_type.startswith("llama4"):
         expert_i = _require_int(cfg, "intermediate_size")
     else:
@@ -267,13 +306,28 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
 
     Raises :class:`ConfigError` with a one-line, actionable message on missing or invalid fields.
     """
-    if not isinstance(config, dict):
-        raise ConfigError("config.json must be a JSON object")
+    check_config(config)  # bounds and types of every value read below, before any per-layer list is built
     cfg = language_config(config)
+    nested = next((k for k in TEXT_CONFIG_KEYS if isinstance(config.get(k), dict)), None)
+    try:
+        return _parse_language(cfg, num_layers)
+    except ConfigError as exc:
+        if nested and exc.field and exc.field.startswith("config.") and exc.field[7:] in config[nested]:
+            exc.field = f"config.{nested}.{exc.field[7:]}"  # the key is in the nested config the user wrote
+        raise
+    except ValidationError as exc:  # a combination the checks above let through: still one line, no dump
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise ConfigError.of("error.config.invalid", "config", detail=f"{where}: {first['msg']}") from None
+
+
+def _parse_language(cfg: dict[str, Any], num_layers: int | None) -> ArchSpec:
+    """:func:`parse_config` for the decoder's own (possibly merged) config."""
     model_type = str(cfg.get("model_type") or "").lower()
     notes: list[str] = []
     if model_type.endswith("_text") and model_type not in KNOWN_TYPES:
         model_type = model_type.removesuffix("_text")
+    mt = model_type if model_type in KNOWN_TYPES else "generic"  # the family whose rules apply
     if not model_type:
         notes.append(
             "config has no model_type: read as a generic Llama-style decoder (SwiGLU, RMSNorm, RoPE)"
@@ -281,14 +335,9 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
         model_type = "generic"
     elif model_type not in KNOWN_TYPES:
         notes.append(
-            f"model_type {model_type!r} is not one the engine knows: read as a generic Llama-style decoder "
+            f"model_type {shown(model_type)} is not one the engine knows: read as a generic Llama-style decoder "
             "(SwiGLU MLP, RMSNorm, no biases) from its standard fields"
         )
-        model_type_for_rules = "generic"
-    if model_type in KNOWN_TYPES:
-        model_type_for_rules = model_type
-
-    mt = model_type_for_rules
     hidden = _require_int(cfg, "hidden_size", "n_embd", "d_model")
     n_layers_cfg = _require_int(cfg, "num_hidden_layers", "num_layers", "n_layer")
     n_layers = num_layers or n_layers_cfg
@@ -315,20 +364,24 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
             intermediate = 4 * hidden
             notes.append("intermediate_size missing: assumed 4 × hidden_size")
     if n_heads % n_kv:
-        raise ConfigError(
-            f"num_attention_heads ({n_heads}) must be a multiple of num_key_value_heads ({n_kv})"
-        )
-    if hidden % n_heads and not _get(cfg, "head_dim", "kv_channels") and not cfg.get("kv_lora_rank"):
-        raise ConfigError(
-            f"hidden_size ({hidden}) is not divisible by num_attention_heads ({n_heads}); set head_dim"
-        )
+        raise ConfigError.of("error.config.heads_not_multiple", "config.num_key_value_heads",
+                             heads=n_heads, kv_heads=n_kv)  # fmt: skip
+    if not head_dim or (
+        hidden % n_heads and not _get(cfg, "head_dim", "kv_channels") and not cfg.get("kv_lora_rank")
+    ):
+        raise ConfigError.of("error.config.hidden_not_divisible", "config.hidden_size",
+                             hidden=hidden, heads=n_heads)  # fmt: skip
 
     layers, layer_notes = _layer_kinds(cfg, mt, n_layers)
     notes += layer_notes
     moe = _moe_spec(cfg, mt)
     if moe:
         flags = _moe_layer_flags(cfg, mt, n_layers)
-        layers = [layer.model_copy(update={"moe": flag}) for layer, flag in zip(layers, flags, strict=True)]
+        variants: dict[tuple[int, bool], LayerSpec] = {}
+        for layer, flag in zip(layers, flags, strict=True):
+            if (id(layer), flag) not in variants:
+                variants[(id(layer), flag)] = layer.model_copy(update={"moe": flag})
+        layers = [variants[(id(layer), flag)] for layer, flag in zip(layers, flags, strict=True)]
 
     mla = None
     if cfg.get("kv_lora_rank"):
@@ -419,12 +472,3 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
         assumptions=notes,
     )
     return spec
-
-
-def validate_config_dict(raw: Any) -> ArchSpec:
-    """Parse untrusted input (pasted or uploaded config.json) with a clean error."""
-    try:
-        return parse_config(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"config.json: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

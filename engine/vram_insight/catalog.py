@@ -20,6 +20,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .messages import InputError, shown
+
 MiB = 1 << 20
 GiB = 1 << 30
 
@@ -27,8 +29,8 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 MONTH_PATTERN = r"^\d{4}-\d{2}$"
 
 
-class CatalogError(ValueError):
-    """A catalog file is missing or does not match the schema."""
+class CatalogError(InputError):
+    """A catalog file is missing or does not match the schema, or an id is not in the catalog."""
 
 
 class _Strict(BaseModel):
@@ -188,13 +190,13 @@ class Catalog(BaseModel):
         try:
             return self.models[model_id.lower()]
         except KeyError:
-            raise CatalogError(f"unknown model id {model_id!r}; `vram models` lists the catalog") from None
+            raise CatalogError.of("error.model.unknown", "model", got=shown(model_id)) from None
 
     def gpu(self, gpu_id: str) -> GpuEntry:
         try:
             return self.gpus[gpu_id.lower()]
         except KeyError:
-            raise CatalogError(f"unknown GPU id {gpu_id!r}; `vram gpus` lists the catalog") from None
+            raise CatalogError.of("error.gpu.unknown", "gpu", got=shown(gpu_id)) from None
 
 
 def data_dir() -> Path:

@@ -1,49 +1,108 @@
 """``vram`` command line: the same engine as the site, printing tables or JSON.
 
-Errors print one line on stderr and exit with status 2; no tracebacks for bad input.
+Every bad input — argparse's own errors included — prints exactly one line, ``vram: error: …``, on stderr and
+exits with status 2; never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
-from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import Any, NoReturn
 
 GB = 10**9
 GiB = 2**30
-MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few KB; the site takes at most 1 MiB too
 
 
 class CliError(Exception):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage block) and exit status 2; sub-commands inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        from .messages import one_line
+
+        print(f"vram: error: {one_line(message, 300)}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _fmt_bytes(n: int) -> str:
     return f"{n / GB:,.2f} GB ({n / GiB:,.2f} GiB)"
 
 
+def _shown_path(value: str) -> str:
+    from .messages import one_line
+
+    return one_line(value, 80)
+
+
+def _read_regular_file(value: str) -> str | None:
+    """The text of ``value`` if it names a regular file under the size limit; None if nothing is there.
+
+    FIFOs, devices and directories are refused before opening (reading a FIFO would block forever), and the
+    opened file is checked again (non-blocking open, fstat) in case it was swapped in between.
+    """
+    try:
+        st = os.stat(value)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError):  # name too long, embedded NUL, permission: not something we can read
+        if value.endswith(".json"):
+            raise CliError(f"{_shown_path(value)}: cannot read this file") from None
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        raise CliError(f"{_shown_path(value)}: not a regular file")
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise CliError(
+            f"{_shown_path(value)}: larger than {MAX_CONFIG_BYTES:,} bytes; a config.json is a few KB"
+        )
+    try:
+        fd = os.open(value, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise CliError(f"{_shown_path(value)}: not a regular file")
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise CliError(f"{_shown_path(value)}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise CliError(f"{_shown_path(value)}: larger than {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{_shown_path(value)}: not UTF-8 text") from None
+
+
 def _load_model_arg(value: str) -> dict[str, Any]:
-    """A catalog id, or a path to a config.json."""
-    path = Path(value)
-    if value.endswith(".json") or path.is_file():
-        try:
-            if path.stat().st_size > MAX_CONFIG_BYTES:
-                raise CliError(f"{value}: config.json larger than 1 MiB")
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CliError(f"{value}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CliError(f"{value}: cannot read: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise CliError(f"{value}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        if not isinstance(data, dict):
-            raise CliError(f"{value}: config.json must be a JSON object")
-        return {"config": data, "model": None}
-    return {"model": value}
+    """A catalog id, or a path to a config.json (read only when it is a regular file under the size limit)."""
+    from .messages import InputError
+    from .web_api import parse_request
+
+    text = _read_regular_file(value)
+    if text is None:
+        if value.endswith(".json"):
+            raise CliError(f"{_shown_path(value)}: no such file")
+        return {"model": value}
+    try:
+        data = parse_request(
+            text
+        )  # the web API's strict JSON rules: no NaN, no 5,000-digit ints, bounded depth
+    except InputError as exc:
+        if exc.message.code == "error.json.invalid":
+            p = exc.message.params
+            raise CliError(
+                f"{_shown_path(value)}: not valid JSON (line {p['line']}, column {p['column']})"
+            ) from None
+        if exc.message.code == "error.json.not_object":
+            raise CliError(f"{_shown_path(value)}: config.json must be a JSON object") from None
+        raise CliError(f"{_shown_path(value)}: {exc}") from None
+    return {"config": data, "model": None}
 
 
 def _add_workload_args(p: argparse.ArgumentParser) -> None:
@@ -514,7 +573,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vram", description="GPU memory estimates for LLM workloads")
+    parser = _Parser(prog="vram", description="GPU memory estimates for LLM workloads")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"vram-insight {__version__}")
@@ -540,26 +599,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cli_text(err: Any) -> str:
+    """An engine error as the CLI says it: request fields by their flag (``--batch-size``), config keys as is."""
+    from .messages import TEMPLATES, render
+
+    message = err.message
+    field = message.params.get("field")
+    if isinstance(field, str) and field == err.field and field.isidentifier():
+        return render(TEMPLATES[message.code], {**message.params, "field": "--" + field.replace("_", "-")})
+    return message.text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed its one-line usage error
-        return int(exc.code or 0) if exc.code in (0, None) else 2
-    from .catalog import CatalogError
-    from .estimate import EstimateError
-
+    except SystemExit as exc:  # --help / --version (0), or _Parser.error already printed its one line (2)
+        return 0 if exc.code in (0, None) else 2
     try:
         return int(args.func(args))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or (first.get("ctx") or {}).get("field", "")
-        msg = first["msg"].removeprefix("Value error, ")
-        print(f"vram: error: {'--' + loc.replace('_', '-') + ': ' if loc else ''}{msg}", file=sys.stderr)
-    except (CliError, EstimateError, CatalogError) as exc:
-        print(f"vram: error: {exc}", file=sys.stderr)
-    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-        print(f"vram: error: could not compute this input: {exc}", file=sys.stderr)
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        return 130
+    except CliError as exc:
+        print(f"vram: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # every failure is one line, never a traceback
+        from .errors import as_input_error
+
+        print(f"vram: error: {_cli_text(as_input_error(exc))}", file=sys.stderr)
     return 2

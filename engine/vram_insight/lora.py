@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .arch import ArchSpec, LayerSpec
+from .messages import InputError, one_line
 
 # peft/utils/constants.py TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING (the families we parse).
 PEFT_DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {
@@ -45,8 +46,8 @@ _RENAMES = {
 }
 
 
-class LoraTargetError(ValueError):
-    pass
+class LoraTargetError(InputError):
+    """``lora_targets`` names modules the model does not have."""
 
 
 def layer_linears(a: ArchSpec, layer: LayerSpec) -> dict[str, tuple[int, int]]:
@@ -121,8 +122,11 @@ def resolve_targets(a: ArchSpec, spec: str) -> tuple[tuple[str, ...], list[str]]
     names = tuple(n.strip() for n in key.split(",") if n.strip())
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise LoraTargetError(
-            f"LoRA target module(s) {', '.join(unknown)} not in this model; available: {', '.join(sorted(available))}"
+        raise LoraTargetError.of(
+            "error.lora_targets.unknown",
+            "lora_targets",
+            got=one_line(", ".join(unknown), 80),
+            expected=", ".join(sorted(available)),
         )
     return names, notes
 

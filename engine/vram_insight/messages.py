@@ -11,14 +11,21 @@ Placeholders are ``{name}`` or ``{name:spec}`` with ``spec`` one of ``,`` (thous
 Each module registers the messages it emits next to the code that emits them (``register({...})`` at import), so a
 contributor sees a message's code, English text and the formula it describes together. Workloads and runtimes emit
 them through ``Ctx.note`` / ``Ctx.warn`` (:mod:`vram_insight.phases`).
+
+Errors are :class:`InputError` (and its subclasses ``ConfigError``, ``EstimateError``, …): a Message plus the
+``field`` at fault — a request field (``batch_size``) or ``config.<key path>`` for a config.json key. Their codes
+are ``error.*`` (:mod:`.error_codes`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+import sys
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .error_codes import ERROR_TEMPLATES
 
 ParamValue = str | int | float | bool | None
 
@@ -26,6 +33,7 @@ _PLACEHOLDER = re.compile(r"\{(\w+)(?::(,|\.\d+f|,\.\d+f))?\}")
 
 # code → English template, filled by register(). Keep codes stable once shipped (translations use them).
 TEMPLATES: dict[str, str] = {}
+TEMPLATES.update(ERROR_TEMPLATES)
 
 
 class Message(BaseModel):
@@ -73,3 +81,60 @@ def register(templates: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"message code {code!r} registered twice with different text")
         TEMPLATES[code] = text
     return templates
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A user's value as a short, one-line parameter (``got``): its repr, cut to ``limit`` characters."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # ints over 4,300 digits, deep nesting
+        text = f"<{type(value).__name__}>"
+    return one_line(text, limit)
+
+
+class InputError(ValueError):
+    """Bad or incompatible input: a :class:`Message` and the ``field`` at fault (or None).
+
+    ``InputError(text)`` wraps English text under :attr:`default_code`; ``InputError(other_error, field)`` keeps
+    the other error's code and its field when that is more precise; :meth:`of` builds a coded one. Raised with
+    ``str(exc)`` while handling a coded ``exc``, it keeps ``exc``'s code (so layers that re-raise text lose
+    nothing).
+    """
+
+    default_code = "error.input.rejected"
+    default_field: str | None = None
+
+    def __init__(self, message: str | Message | InputError, field: str | None = None) -> None:
+        handling = sys.exc_info()[1]
+        if isinstance(message, str) and isinstance(handling, InputError) and message == handling.message.text:
+            message = handling  # ``raise XError(str(exc), field)`` inside ``except`` keeps exc's code
+        if isinstance(message, InputError):
+            self.message: Message = message.message
+            inner = message.field
+            # The wrapped error's field when it is the same or a more precise path (config → config.hidden_size).
+            precise = inner and (not field or inner == field or inner.startswith(field + "."))
+            self.field: str | None = inner if precise else field
+        elif isinstance(message, Message):
+            self.message, self.field = message, field
+        else:
+            self.message, self.field = msg(self.default_code, detail=one_line(str(message))), field
+        self.field = self.field or self.default_field
+        super().__init__(self.message.text)
+
+    @classmethod
+    def of(cls, code: str, at: str | None = None, /, **params: ParamValue) -> Self:
+        """The error ``code`` with ``params``, at request field ``at`` (a template may use ``{field}`` too)."""
+        return cls(msg(code, **params), at)
+
+
+class ConfigError(InputError):
+    """The config cannot describe a model: say which field and what to do."""
+
+    default_code = "error.config.invalid"
+    default_field = "config"

@@ -5,6 +5,8 @@ prefill and training from FLOPs at a stated model-FLOPs utilisation (MFU).
 
 from __future__ import annotations
 
+import math
+
 from .catalog import GpuEntry, load_catalog
 from .estimate import EstimateError, estimate, resolve_model
 from .messages import msg
@@ -361,6 +363,14 @@ def inverse(req: EstimateRequest, gpu: GpuEntry, result: EstimateResult | None =
     )
 
 
+def _sig(value: float, digits: int = 4) -> float | None:
+    """``value`` to ``digits`` significant digits — a slow 0.0042 tokens/s stays 0.0042 instead of rounding to 0 —
+    or None when it is not a positive finite number (the reply must stay strict JSON)."""
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return float(f"{value:.{digits}g}")
+
+
 def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> Throughput:
     """Roofline estimates (labelled as such)."""
     model = resolve_model(req)
@@ -388,10 +398,10 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
         kv = (vllm["kv_needed_bytes"] if vllm else result.components.get("kv_cache", 0)) * n
         step_bytes = active_bytes + kv
         step_s = step_bytes / bandwidth
-        out.decode_tokens_per_s = round(req.batch_size / step_s, 1)
+        out.decode_tokens_per_s = _sig(req.batch_size / step_s)
         prompt = req.seq_len - req.gen_len
         prefill_flops = req.batch_size * (2 * active * prompt + attn_per_token * prompt * prompt / 2)
-        out.prefill_seconds = round(prefill_flops / (flops * req.mfu), 4)
+        out.prefill_seconds = _sig(prefill_flops / (flops * req.mfu))
         notes.append(
             f"decode: every step reads the active weights ({active_bytes / 1e9:.1f} GB) and the KV cache at "
             f"{gpu.bandwidth_gbps:.0f} GB/s per GPU (upper bound); prefill at {req.mfu:.0%} MFU of "
@@ -412,8 +422,8 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
             per_token += 2 * active
         step_flops = per_token * tokens * req.grad_accum
         step_s = step_flops / (flops * req.mfu)
-        out.step_seconds = round(step_s, 4)
-        out.train_tokens_per_s = round(tokens * req.grad_accum / step_s, 1)
+        out.step_seconds = _sig(step_s)
+        out.train_tokens_per_s = _sig(tokens * req.grad_accum / step_s)
         notes.append(
             f"training: 6 × active params FLOPs/token (4 + 2 × trainable share{', + 2 recompute' if req.grad_checkpointing == 'full' else ''}) "
             f"at {req.mfu:.0%} MFU of {n} × {gpu.bf16_tflops:.0f} TFLOPS"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .arch import ArchSpec
+from .messages import InputError, shown
 
 # GGUF block types: (bytes per block, weights per block) → exact bpw.
 GGUF_BLOCKS: dict[str, tuple[int, int]] = {
@@ -247,7 +248,9 @@ def normalise_format(name: str) -> str:
     key = aliases.get(key, key)
     if key in HF_FORMATS or key in GGUF_MIXES:
         return key
-    raise ValueError(f"unknown weight format {name!r}; use one of: {', '.join(WEIGHT_FORMATS)}")
+    raise InputError.of(
+        "error.weights.unknown", "weights", got=shown(name), expected=", ".join(WEIGHT_FORMATS)
+    )
 
 
 def is_gguf(fmt: str) -> bool:
@@ -574,5 +577,10 @@ def kv_dtype_bits(name: str) -> Fraction:
         key, key
     )
     if key not in KV_DTYPE_BITS:
-        raise ValueError(f"unknown KV-cache dtype {name!r}; use one of: {', '.join(KV_DTYPE_BITS)}")
+        raise InputError.of(
+            "error.kv_cache_dtype.unknown",
+            "kv_cache_dtype",
+            got=shown(name),
+            expected=", ".join(KV_DTYPE_BITS),
+        )
     return KV_DTYPE_BITS[key]

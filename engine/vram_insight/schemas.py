@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .messages import Message
+from .limits import MAX_LAYERS, check_config
+from .messages import InputError, Message
 
 Mode = Literal["inference", "finetune", "training", "grpo", "multimodal"]
 Precision = Literal["fp32", "bf16", "fp16", "amp-bf16", "amp-fp16"]
@@ -29,10 +29,19 @@ GenerationBackend = Literal["transformers", "vllm"]
 Offload = Literal["none", "optimizer", "optimizer+params"]
 Task = Literal["inference", "finetune", "training"]
 
-# Upper bounds keep "absurd" inputs from turning into meaningless numbers (and from slow loops).
-MAX_BATCH = 1 << 16
-MAX_TOKENS = 1 << 24  # 16M tokens per sequence
-MAX_GPUS = 1 << 16
+# Upper bounds keep "absurd" inputs from turning into meaningless numbers (and from slow loops); each is several
+# times what real deployments use. Config.json bounds are in limits.py.
+MAX_BATCH = 1 << 16  # vLLM's default max_num_seqs is 256 (vllm/config/scheduler.py)
+MAX_TOKENS = 1 << 24  # 16M tokens per sequence; the longest context released is Llama 4 Scout's 10M
+MAX_GPUS = 1 << 16  # the largest published training runs use 16,384 (Llama 3) to ~100k GPUs
+MAX_NAME = 200  # catalog ids are under 40 characters
+# MFU of well-tuned training is 35–55% (PaLM 46.2%, arXiv:2204.02311 Table 3; Llama 3 38–43%, arXiv:2407.21783
+# §3.3.4); below 1% the throughput figure means nothing. Memory fractions below 1% leave vLLM no room at all.
+MIN_FRACTION = 0.01
+# The other bounds below are as generous: grad_accum 4,096; lora_rank 4,096 (PEFT ranks are 8–256); prefix_tokens
+# 4,096 (PEFT's examples use 20–30); num_generations 1,024 (TRL's default is 8, DeepSeekMath's GRPO sampled 64,
+# arXiv:2402.03300 §4.2); images 4,096; image sides 65,536 px; video_frames 100,000 (~1 h at 30 fps);
+# audio_seconds 86,400 (a day); tp and pp 1,024.
 
 
 class _Model(BaseModel):
@@ -42,12 +51,16 @@ class _Model(BaseModel):
 class EstimateRequest(_Model):
     """Everything a user can set. Defaults are what a demanding user would pick first."""
 
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     mode: Mode = "inference"
-    model: str | None = Field(default="llama-3.1-8b", description="Catalog model id.")
+    model: str | None = Field(default="llama-3.1-8b", max_length=MAX_NAME, description="Catalog model id.")
     config: dict[str, Any] | None = Field(
         default=None, description="A Hugging Face config.json (custom model); overrides `model`."
     )
-    num_layers: int | None = Field(default=None, ge=1, le=1024, description="Override num_hidden_layers.")
+    num_layers: int | None = Field(
+        default=None, ge=1, le=MAX_LAYERS, description="Override num_hidden_layers."
+    )
 
     # Shape of the work.
     batch_size: int = Field(
@@ -66,8 +79,10 @@ class EstimateRequest(_Model):
     grad_accum: int = Field(default=1, ge=1, le=4096, description="Gradient accumulation steps.")
 
     # Weights and caches.
-    weights: str = Field(default="bf16", description="Weight format: bf16, fp8, int8, nf4, int4, q4_k_m, ...")
-    kv_cache_dtype: str = Field(default="bf16", description="bf16, fp16, fp8, q8_0, q4_0")
+    weights: str = Field(
+        default="bf16", max_length=64, description="Weight format: bf16, fp8, int8, nf4, int4, q4_k_m, ..."
+    )
+    kv_cache_dtype: str = Field(default="bf16", max_length=64, description="bf16, fp16, fp8, q8_0, q4_0")
     attention: Attention = "sdpa"
     platform: Literal["cuda", "cpu"] = Field(
         default="cuda",
@@ -87,7 +102,7 @@ class EstimateRequest(_Model):
     )
     gpu_memory_utilization: float | None = Field(
         default=None,
-        gt=0.0,
+        ge=MIN_FRACTION,
         le=1.0,
         description="vLLM: share of the GPU it reserves (None: 0.9, 0.92 from 0.20).",
     )
@@ -156,7 +171,9 @@ class EstimateRequest(_Model):
     lora_rank: int = Field(default=16, ge=1, le=4096)
     lora_alpha: int = Field(default=32, ge=1, le=1 << 16)
     lora_targets: str = Field(
-        default="default", description="'default' (PEFT's per model type), 'all-linear', or names."
+        default="default",
+        max_length=1024,
+        description="'default' (PEFT's per model type), 'all-linear', or names.",
     )
     adapter_dtype: Literal["auto", "fp32", "bf16"] = Field(
         default="auto",
@@ -164,7 +181,7 @@ class EstimateRequest(_Model):
         "the model dtype).",
     )
     freeze_trainable_layers: int = Field(
-        default=2, ge=0, le=1024, description="Freeze: last N layers trainable."
+        default=2, ge=0, le=MAX_LAYERS, description="Freeze: last N layers trainable."
     )
     prefix_tokens: int = Field(default=20, ge=1, le=4096, description="Prefix tuning: num_virtual_tokens.")
 
@@ -211,7 +228,9 @@ class EstimateRequest(_Model):
         default=0.0, ge=0.0, le=100.0, description="KL coefficient; 0 loads no reference model."
     )
     generation_backend: GenerationBackend = "transformers"
-    vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0.0, le=1.0, description="TRL colocate vLLM.")
+    vllm_gpu_memory_utilization: float = Field(
+        default=0.3, ge=MIN_FRACTION, le=1.0, description="TRL colocate vLLM."
+    )
 
     # Multimodal.
     task: Task = Field(default="inference", description="Multimodal mode: which workload runs on the model.")
@@ -255,52 +274,54 @@ class EstimateRequest(_Model):
     )
 
     # Planning.
-    gpu: str | None = Field(default="rtx-4090", description="GPU id for fit, inverse and throughput.")
-    mfu: float = Field(default=0.4, gt=0.0, le=1.0, description="Model FLOPs utilisation for training speed.")
+    gpu: str | None = Field(
+        default="rtx-4090", max_length=MAX_NAME, description="GPU id for fit, inverse and throughput."
+    )
+    mfu: float = Field(
+        default=0.4, ge=MIN_FRACTION, le=1.0, description="Model FLOPs utilisation for training speed."
+    )
+
+    @field_validator("config")
+    @classmethod
+    def _check_config(cls, config: dict[str, Any] | None) -> dict[str, Any] | None:
+        # Bounds and types of every config value the engine reads (limits.py), before any work on the model.
+        if config is not None:
+            check_config(config)
+        return config
 
     @model_validator(mode="after")
     def _check_consistency(self) -> EstimateRequest:
-        def fail(field: str, message: str) -> None:
-            # ctx["field"] names the input at fault, so the site can show the message next to it.
-            raise PydanticCustomError("inconsistent_input", message, {"field": field})
-
+        # The InputError's field names the input at fault, so the site can show the message next to it.
         if self.model is None and self.config is None:
-            fail("model", "choose a catalog model or give a config.json")
+            raise InputError.of("error.request.no_model", "model")
         if self.mode == "inference" and self.gen_len >= self.seq_len:
-            fail("gen_len", "gen_len must be smaller than seq_len (seq_len counts prompt + generated tokens)")
-        if self.tp * self.pp > self.gpus:
-            fail("tp", f"tp × pp = {self.tp * self.pp} needs at least that many GPUs (gpus = {self.gpus})")
-        if self.gpus % (self.tp * self.pp):
-            fail("gpus", "gpus must be a multiple of tp × pp")
+            raise InputError.of("error.request.gen_len_vs_seq_len", "gen_len", gen_len=self.gen_len,
+                                seq_len=self.seq_len)  # fmt: skip
+        tp_pp = self.tp * self.pp
+        if tp_pp > self.gpus:
+            raise InputError.of("error.request.tp_pp_vs_gpus", "tp", tp_pp=tp_pp, gpus=self.gpus)
+        if self.gpus % tp_pp:
+            raise InputError.of("error.request.gpus_not_multiple", "gpus", tp_pp=tp_pp, gpus=self.gpus)
         if self.zero and self.fsdp != "none":
-            fail("fsdp", "choose either DeepSpeed ZeRO or FSDP, not both")
+            raise InputError.of("error.request.zero_and_fsdp", "fsdp")
         if self.offload != "none" and not self.zero and self.fsdp == "none":
-            fail("offload", "CPU offload needs DeepSpeed ZeRO (offload_optimizer / offload_param) or FSDP")
+            raise InputError.of("error.request.offload_needs_sharding", "offload")
         if self.offload == "optimizer" and self.fsdp != "none":
-            fail(
-                "offload",
-                "FSDP offloads parameters, gradients and optimizer together (CPUOffload(offload_params=True)): "
-                "choose optimizer+params",
-            )
+            raise InputError.of("error.request.fsdp_offload_all", "offload")
         if self.offload == "optimizer+params" and self.zero and self.zero != 3:
-            fail("offload", "offloading parameters needs ZeRO-3 (offload_param is a stage-3 option)")
+            raise InputError.of("error.request.param_offload_zero3", "offload")
         if self.offload == "optimizer+params" and self.fsdp == "shard_grad_op":
-            fail("offload", "offloading parameters needs FSDP FULL_SHARD or HYBRID_SHARD")
+            raise InputError.of("error.request.param_offload_full_shard", "offload")
         # Training stacks and memory knobs (issues 10–11).
         if self.optimizer_in_bwd and self.grad_accum > 1:
             # torchtune recipes: "Gradient accumulation is not supported with optimizer in bwd".
-            fail(
-                "optimizer_in_bwd",
-                "optimizer_in_bwd steps every parameter in backward: it needs grad_accum = 1",
-            )
+            raise InputError.of("error.request.optimizer_in_bwd_accum", "optimizer_in_bwd")
         if self.framework == "torchtune" and self.precision in ("fp16", "amp-fp16"):
-            fail(
-                "precision", "torchtune trains in bf16 or fp32 (dtype); fp16 is not supported by its recipes"
-            )
+            raise InputError.of("error.request.torchtune_fp16", "precision")
         if self.framework == "torchtune" and self.zero:
-            fail("zero", "torchtune shards with FSDP (fsdp), not DeepSpeed ZeRO")
+            raise InputError.of("error.request.torchtune_zero", "zero")
         if self.mode == "grpo" and self.rl_algorithm == "grpo" and self.num_generations < 2:
-            fail("num_generations", "GRPO needs num_generations ≥ 2 (advantages are relative within a group)")
+            raise InputError.of("error.request.grpo_generations", "num_generations")
         return self
 
 

@@ -1,26 +1,31 @@
 """JSON-in/JSON-out entry point for the browser worker (and anything else that speaks JSON).
 
-``call(op, payload_json)`` never raises: it returns ``{"ok": true, "result": …}`` or
-``{"ok": false, "error": {"message": …, "field": …}}`` so the UI can show the message next to the field.
+``call(op, payload_json)`` never raises: it returns strict JSON (no NaN or Infinity), either
+``{"ok": true, "result": …}`` or ``{"ok": false, "error": {"code", "field", "params", "message"}}`` — a message
+code the site translates with its parameters, the English text, and the request field at fault (a config.json
+key as ``config.<path>``) so the UI can show the message next to the field.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import __version__
 from .arch import ConfigError
-from .catalog import CatalogError, load_catalog
+from .catalog import load_catalog
+from .errors import as_input_error, error_payload
 from .estimate import EstimateError, estimate
+from .messages import InputError, one_line
 from .params import count_params
 from .planning import report
 from .schemas import EstimateRequest
 
 MAX_PAYLOAD = 1 << 20  # 1 MiB: a config.json is a few KB
+MAX_JSON_DEPTH = 32  # a request nests 5 levels (request → config → vision_config → rope_scaling → list)
+INT_DIGITS = 4300  # CPython's int/str conversion limit (sys.get_int_max_str_digits default), Pyodide's too
 
 
 def _info(_: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +116,7 @@ def _report(payload: dict[str, Any]) -> dict[str, Any]:
 def _parse_config(payload: dict[str, Any]) -> dict[str, Any]:
     config = payload.get("config")
     if not isinstance(config, dict):
-        raise ConfigError("paste a config.json object")
+        raise ConfigError.of("error.config.not_object", "config")
     from .estimate import resolve_model
 
     resolved = resolve_model(EstimateRequest(config=config, model=None, gpu=None))
@@ -145,37 +150,79 @@ OPS: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
-def _error(message: str, field: str | None = None, coded: Any = None) -> str:
-    error: dict[str, Any] = {"message": message, "field": field}
-    if coded is not None:  # a coded EstimateError: the site renders msg.<code> with params in its language
-        error.update(code=coded.code, params=dict(coded.params))
-    return json.dumps({"ok": False, "error": error})
+def _finite(text: str) -> float:
+    """JSON numbers as floats, but never inf (1e400) — the engine's replies must stay strict JSON."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise InputError.of("error.json.non_finite", None, got=one_line(text, 40))
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are JavaScript, not JSON: refuse them."""
+    raise InputError.of("error.json.non_finite", None, got=name)
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    """True when ``value`` nests at most ``limit`` containers deep (iterative: no recursion on hostile input)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return False
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return True
+
+
+def parse_request(payload_json: Any) -> dict[str, Any]:
+    """The payload as a dict, or an InputError (``error.json.*``) saying what is wrong with the text."""
+    if not isinstance(payload_json, str):
+        raise InputError.of("error.json.not_text")
+    if len(payload_json) > MAX_PAYLOAD:
+        raise InputError.of("error.json.too_large", "config", limit=MAX_PAYLOAD)
+    try:
+        payload = json.loads(payload_json or "{}", parse_float=_finite, parse_constant=_no_constant)
+    except InputError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise InputError.of("error.json.invalid", None, line=exc.lineno, column=exc.colno) from None
+    except RecursionError:
+        raise InputError.of("error.json.too_deep", None, limit=MAX_JSON_DEPTH) from None
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise InputError.of("error.json.number_too_long", None, limit=INT_DIGITS) from None
+    if not isinstance(payload, dict):
+        raise InputError.of("error.json.not_object")
+    if not _depth_ok(payload, MAX_JSON_DEPTH):
+        raise InputError.of("error.json.too_deep", None, limit=MAX_JSON_DEPTH)
+    return payload
+
+
+def _failure(err: InputError) -> str:
+    return json.dumps({"ok": False, "error": error_payload(err)}, allow_nan=False)
+
+
+def _call(op: Any, payload_json: Any) -> str:
+    handler = OPS.get(op) if isinstance(op, str) else None
+    if handler is None:
+        raise InputError.of(
+            "error.request.unknown_op", None, got=one_line(repr(op), 40), expected=", ".join(OPS)
+        )
+    payload = parse_request(payload_json)
+    return json.dumps({"ok": True, "result": handler(payload)}, allow_nan=False)
+
+
+# The reply when even an error cannot be encoded (never seen; the contract is "always JSON").
+_LAST_RESORT = json.dumps({"ok": False, "error": {"code": "error.internal", "field": None, "params": {"detail": ""},
+                                                  "message": "the engine could not compute this input"}})  # fmt: skip
 
 
 def call(op: str, payload_json: str = "{}") -> str:
-    """Run one operation; always returns a JSON string."""
-    handler = OPS.get(op)
-    if handler is None:
-        return _error(f"unknown operation {op!r}; one of {', '.join(OPS)}")
-    if len(payload_json) > MAX_PAYLOAD:
-        return _error("input too large (limit 1 MiB)", "config")
+    """Run one operation; always returns a strict JSON string and never raises."""
     try:
-        payload = json.loads(payload_json or "{}")
-    except json.JSONDecodeError as exc:
-        return _error(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "config")
-    if not isinstance(payload, dict):
-        return _error("the request must be a JSON object")
-    try:
-        return json.dumps({"ok": True, "result": handler(payload)})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = [str(p) for p in first["loc"]]
-        field = loc[0] if loc else (first.get("ctx") or {}).get("field")
-        message = first["msg"].removeprefix("Value error, ")
-        return _error(f"{'.'.join(loc) + ': ' if loc else ''}{message}", field)
-    except EstimateError as exc:
-        return _error(str(exc), exc.field, exc.coded)
-    except (ConfigError, CatalogError) as exc:
-        return _error(str(exc), "config" if isinstance(exc, ConfigError) else "model")
-    except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError) as exc:
-        return _error(f"could not compute this input: {exc}")
+        return _call(op, payload_json)
+    except Exception as exc:  # the contract: every failure becomes an error reply
+        try:
+            return _failure(as_input_error(exc))
+        except Exception:
+            return _LAST_RESORT

@@ -17,29 +17,18 @@ from __future__ import annotations
 
 from ..arch import ArchSpec
 from ..errors import EstimateError
-from ..messages import msg, register
+from ..messages import msg, shown
 from ..quant import WEIGHT_FORMATS, is_gguf, normalise_format
 from . import llama_cpp, transformers, vllm
 
-# --- Formats a runtime does not load (issue 11): coded errors naming `weights`, translated by the site ---
-register({
-    "format.unknown": "weights {fmt}: not a weight format the engine knows; use one of: {formats}",
-    "format.gguf_only": "llama.cpp runs GGUF files: weights {fmt} is a Hugging Face checkpoint format; choose a "
-    "GGUF type (q4_k_m, q8_0, …) or runtime transformers / vLLM",
-    "format.hf_only": "{runtime} loads Hugging Face checkpoints: weights {fmt} is a GGUF (llama.cpp) type; set "
-    "runtime to llama.cpp",
-    "format.vllm_gguf": "vLLM loads Hugging Face checkpoints: its GGUF loading is experimental and since 0.25 "
-    "lives in vllm-gguf-plugin; weights {fmt} needs runtime llama.cpp",
-    "format.mxfp4_dense": "weights mxfp4: MXFP4 checkpoints quantize the routed experts of an MoE model "
-    "(gpt-oss); {model} has no experts, choose bf16, fp8, gptq-int8, int4 or nf4",
-})  # fmt: skip
+# Formats a runtime does not load are coded errors naming `weights` (error_codes.py: error.weights.*).
 
 
 def check_format_for_model(fmt: str, arch: ArchSpec, model_name: str) -> None:
     """A format the model cannot be stored in: MXFP4 quantizes routed experts only (transformers
     Mxfp4GptOssExperts; vLLM Mxfp4MoEMethod is a FusedMoE method), so a dense model has nothing in MXFP4."""
     if fmt == "mxfp4" and arch.moe is None:
-        raise EstimateError(msg("format.mxfp4_dense", model=model_name), "weights")
+        raise EstimateError(msg("error.weights.mxfp4_dense", model=model_name), "weights")
 
 
 def weight_format(runtime: str, requested: str) -> str:
@@ -48,16 +37,18 @@ def weight_format(runtime: str, requested: str) -> str:
         fmt = normalise_format(requested)
     except ValueError:
         raise EstimateError(
-            msg("format.unknown", fmt=requested, formats=", ".join(WEIGHT_FORMATS)), "weights"
+            msg("error.weights.unknown", got=shown(requested), expected=", ".join(WEIGHT_FORMATS)), "weights"
         ) from None
     if runtime == "llama.cpp":
         if not is_gguf(fmt) and fmt not in ("fp32", "bf16", "fp16"):
-            raise EstimateError(msg("format.gguf_only", fmt=fmt), "weights")
+            raise EstimateError(msg("error.weights.llama_cpp_needs_gguf", got=fmt), "weights")
         return llama_cpp.weight_format(fmt)
     if runtime == "transformers" and is_gguf(fmt):
-        raise EstimateError(msg("format.hf_only", runtime="transformers", fmt=fmt), "weights")
+        raise EstimateError(
+            msg("error.weights.gguf_needs_llama_cpp", runtime="transformers", got=fmt), "weights"
+        )
     if runtime == "vllm":
         if is_gguf(fmt):
-            raise EstimateError(msg("format.vllm_gguf", fmt=fmt), "weights")
+            raise EstimateError(msg("error.weights.vllm_gguf", got=fmt), "weights")
         return vllm.weight_format(fmt)
     return transformers.weight_format(fmt)

@@ -17,7 +17,7 @@ from functools import cached_property
 from ..arch import ArchSpec
 from ..catalog import CatalogError, GpuEntry, load_catalog
 from ..errors import EstimateError
-from ..messages import register
+from ..messages import msg, register
 from ..params import count_params
 from ..phases import Ctx, Phase
 from ..quant import GgufLayout, gguf_layout, is_gguf
@@ -282,10 +282,7 @@ def make_plan(ctx: Ctx, a: ArchSpec, fmt: str, seq: int, extra_gpu0: int = 0) ->
     kv_type = kv_cache_type(req.kv_cache_dtype)
     flash = req.attention != "eager"
     if kv_type in QUANTIZED_KV_TYPES and not flash:
-        raise EstimateError(
-            "llama.cpp needs flash attention for a quantized V cache: set attention to flash or auto (sdpa)",
-            "kv_cache_dtype",
-        )
+        raise EstimateError(msg("error.kv_cache_dtype.needs_flash"), "kv_cache_dtype")
     build = req.llama_cpp_build
     gpu = gpu_entry(req.gpu)
     n_gpus = 0 if req.platform == "cpu" else req.gpus

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..arch import ArchSpec, ConfigError
 from ..errors import EstimateError
+from ..messages import msg
 from ..quant import kv_dtype_bits
 from ..resolve import ResolvedModel, resolve_model
 from ..schemas import EstimateRequest, EstimateResult
@@ -19,7 +20,7 @@ def multimodal(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateRes
     model = resolve_model(req)
     mm = model.multimodal
     if mm is None:
-        raise EstimateError("this model has no vision or audio tower: use the text modes", "model")
+        raise EstimateError(msg("error.model.no_tower"), "model")
     from ..multimodal import media_tokens, tower_activation_bytes
 
     try:
@@ -57,7 +58,7 @@ def multimodal(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateRes
     }
     max_pos = model.arch.max_position_embeddings
     if mm.cross_attention == "every_layer" and max_pos and req.seq_len > max_pos:
-        raise EstimateError(f"this decoder handles at most {max_pos} tokens per sequence", "seq_len")
+        raise EstimateError(msg("error.seq_len.above_decoder_max", limit=max_pos), "seq_len")
     if req.task == "inference":
         result = inference(req.model_copy(update={"mode": "multimodal"}), model, extra, layer_scan=layer_scan)
     else:

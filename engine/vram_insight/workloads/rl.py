@@ -11,6 +11,7 @@ from .. import activations as act
 from ..device import gpu_capacity, runtime_overhead
 from ..errors import EstimateError
 from ..kv import kv_cache_bytes
+from ..messages import msg
 from ..parallel import kv_per_gpu
 from ..params import count_params
 from ..phases import Ctx, Phase, finish, merge
@@ -97,7 +98,7 @@ def rl(
         if req.generation_backend == "vllm":
             capacity = gpu_capacity(req)
             if capacity is None:
-                raise EstimateError("colocated vLLM reserves a fraction of the GPU: choose a GPU", "gpu")
+                raise EstimateError(msg("error.gpu.required_for_colocated_vllm"), "gpu")
             vllm = int(req.vllm_gpu_memory_utilization * capacity)
             base["kv_cache"] = vllm
             ctx.assumptions.append(
