@@ -27,9 +27,14 @@ torch 2.13 headers).  Function names in comments are the C++ ones.  What is mode
   address with enough free + unmapped space; cache release unmaps the whole free pages.
 
 Not modelled: multiple streams / ``record_stream`` events, CUDA-graph private pools, the
-``garbage_collection_threshold`` (off by default), IPC.  Addresses: each ``cudaMalloc`` gets a fresh,
-increasing virtual address (the driver may reuse freed ranges; addresses only break ties between
-equal-size free blocks).
+``garbage_collection_threshold`` (off by default), IPC.
+
+Addresses only matter for ties between equal-size free blocks (the lower address wins).  The driver
+hands out ``cudaMalloc`` ranges top-down and packed: in published ``torch.cuda.memory_snapshot()`` dumps
+a segment allocated after a 20 MiB one sits exactly its own size below it (e.g. a 1 GiB segment at
+0x7fcfd0000000 under a 20 MiB one at 0x7fd010000000).  :class:`_AddressSpace` does that, reusing freed
+ranges from the top.  The opposite order changes the replayed ``max_reserved`` of one calibration run
+(eager attention, 2 GiB buffers) by one 2 GiB segment; top-down is the order that matches it.
 """
 
 from __future__ import annotations
@@ -69,6 +74,38 @@ class AllocatorConfig:
     physical_bytes: int | None = None
     # device total: only sizes an expandable segment's virtual range (1 1/8 of it, ExpandableSegment ctor)
     device_total_bytes: int = 150 * 10**9
+
+
+class _AddressSpace:
+    """Device virtual addresses: top-down, packed, freed ranges reused from the top (see module doc)."""
+
+    def __init__(self, top: int = 1 << 47):
+        self.floor = top  # everything at or above floor is handed out or in a hole
+        self.holes: list[tuple[int, int]] = []  # (base, size) of freed ranges
+
+    def alloc(self, size: int, align: int) -> int:
+        for i in range(len(self.holes) - 1, -1, -1):  # holes sorted by base: highest first
+            base, hsize = self.holes[i]
+            start = (base + hsize - size) // align * align
+            if start >= base:
+                del self.holes[i]
+                if start + size < base + hsize:
+                    bisect.insort(self.holes, (start + size, base + hsize - start - size))
+                if start > base:
+                    bisect.insort(self.holes, (base, start - base))
+                return start
+        self.floor = (self.floor - size) // align * align
+        return self.floor
+
+    def free(self, base: int, size: int) -> None:
+        bisect.insort(self.holes, (base, size))
+        merged: list[tuple[int, int]] = []
+        for b, sz in self.holes:
+            if merged and merged[-1][0] + merged[-1][1] == b:
+                merged[-1] = (merged[-1][0], merged[-1][1] + sz)
+            else:
+                merged.append((b, sz))
+        self.holes = merged
 
 
 class _Segment:
@@ -204,7 +241,7 @@ class CachingAllocator:
         self.small = _Pool(small=True)
         self.large = _Pool(small=False)
         self.stats = Stats()
-        self._next_va = 1 << 40
+        self._va = _AddressSpace()
         self._segments: list[_Segment] = []
 
     # ------------------------------------------------------------------ public API
@@ -343,9 +380,7 @@ class CachingAllocator:
 
     # ------------------------------------------------------------------ new memory
     def _new_va(self, size: int, align: int = K_SMALL_BUFFER) -> int:
-        base = -(-self._next_va // align) * align
-        self._next_va = base + size + align  # a gap: segments are never adjacent
-        return base
+        return self._va.alloc(size, align)
 
     def _reserve(self, nbytes: int) -> None:
         st = self.stats
@@ -371,6 +406,7 @@ class CachingAllocator:
         """``release_block``: ``cudaFree`` of a whole cached segment."""
         assert b.segment is None and not b.is_split()
         self._pool_of(b).blocks.remove(b)
+        self._va.free(b.ptr, b.size)
         self.stats.reserved -= b.size
         self.stats.segments -= 1
         self.stats.num_device_free += 1
@@ -412,6 +448,7 @@ class CachingAllocator:
                 if not b.is_split():  # release_expandable_segment: the whole range is unmapped
                     pool.unmapped.remove(b)
                     self._segments.remove(b.segment)
+                    self._va.free(b.ptr, b.size)
                     self.stats.segments -= 1
 
     # ------------------------------------------------------------------ expandable segments

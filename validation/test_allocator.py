@@ -214,3 +214,19 @@ def test_replay_skips_zero_bytes_and_reports_oom_index():
     ev = [(ALLOC, "a", 0), (ALLOC, "b", 30 * MiB), (ALLOC, "c", 30 * MiB), (FREE, "a", 0)]
     r = replay(ev, AllocatorConfig(memory_limit=50 * MiB))
     assert not r.ok and r.oom_at == 2 and r.max_reserved == 30 * MiB
+
+
+def test_addresses_top_down_ties_go_to_the_newer_segment():
+    # cudaMalloc ranges are handed out top-down and packed, so of two equal free blocks the one from
+    # the later segment has the lower address and wins the tie (BlockComparatorSize: size, then ptr)
+    a = CachingAllocator()
+    x = a.malloc(12 * MiB)
+    y = a.malloc(12 * MiB)
+    x_ptr, y_ptr = x.ptr, y.ptr
+    assert y_ptr == x_ptr - 12 * MiB  # packed directly below
+    a.free(x)
+    a.free(y)
+    assert a.malloc(12 * MiB).ptr == y_ptr
+    # a released range is reused (from the top) by the next cudaMalloc that fits
+    a.release_cached_blocks()  # frees x's segment (y's is in use again)
+    assert a.malloc(12 * MiB).ptr == x_ptr
