@@ -243,10 +243,13 @@ class CachingAllocator:
         self.stats = Stats()
         self._va = _AddressSpace()
         self._segments: list[_Segment] = []
+        self.memory_limit = self.cfg.memory_limit  # set_per_process_memory_fraction can change it later
 
     # ------------------------------------------------------------------ public API
     def malloc(self, nbytes: int) -> Block:
         """``DeviceCachingAllocator::malloc``."""
+        if nbytes < 0:
+            raise ValueError(f"nbytes: a size cannot be negative ({nbytes})")
         cfg = self.cfg
         size = round_size(nbytes, cfg.roundup_power2_divisions)
         pool = self.small if size <= K_SMALL_SIZE else self.large  # get_pool
@@ -264,7 +267,7 @@ class CachingAllocator:
                 self.stats.num_ooms += 1
                 raise OutOfMemory(
                     f"tried to allocate {alloc_size} B (request {nbytes} B): allocated "
-                    f"{self.stats.allocated} B, reserved {self.stats.reserved} B, limit {cfg.memory_limit}"
+                    f"{self.stats.allocated} B, reserved {self.stats.reserved} B, limit {self.memory_limit}"
                 )
         return self._alloc_found_block(pool, block, size, nbytes, self._should_split(block, size))
 
@@ -276,6 +279,10 @@ class CachingAllocator:
         st.allocated -= block.size
         st.requested -= block.requested
         self._free_block(block)
+
+    def set_memory_limit(self, nbytes: int | None) -> None:
+        """``setMemoryFraction``: only later ``alloc_block`` calls see it (nothing is released now)."""
+        self.memory_limit = nbytes
 
     def empty_cache(self) -> None:
         """``torch.cuda.empty_cache()`` = ``release_cached_blocks``."""
@@ -391,7 +398,7 @@ class CachingAllocator:
     def _alloc_block(self, pool: _Pool, size: int, alloc_size: int) -> Block | None:
         """``alloc_block``: the fraction check, then ``cudaMalloc`` or expandable growth."""
         cfg = self.cfg
-        if cfg.memory_limit is not None and self.stats.reserved + alloc_size > cfg.memory_limit:
+        if self.memory_limit is not None and self.stats.reserved + alloc_size > self.memory_limit:
             return None
         if cfg.expandable_segments:
             return self._try_allocate_expandable_block(pool, size)
@@ -578,12 +585,17 @@ class ReplayResult:
     phase_max: dict[str, tuple[int, int]]  # phase -> (max allocated, max reserved) within it
 
 
-def replay(events: Iterable[tuple], config: AllocatorConfig | None = None) -> ReplayResult:
+def replay(
+    events: Iterable[tuple], config: AllocatorConfig | None = None, limit_from_phase: str | None = None
+) -> ReplayResult:
     """Replay ``(ALLOC, key, nbytes)`` / ``(FREE, key, 0)`` events (``("phase", name, 0)`` marks a phase).
 
     Zero-byte allocations are skipped (``allocate(0)`` never reaches ``malloc``).  An ``OutOfMemory``
-    stops the replay and is reported through ``ok`` / ``oom_at``."""
+    stops the replay and is reported through ``ok`` / ``oom_at``.  With ``limit_from_phase``, the
+    config's ``memory_limit`` is only set when that phase begins (a fraction set mid-run)."""
     alloc = CachingAllocator(config)
+    if limit_from_phase is not None:
+        alloc.set_memory_limit(None)
     st = alloc.stats
     live: dict = {}
     phase = "init"
@@ -612,6 +624,8 @@ def replay(events: Iterable[tuple], config: AllocatorConfig | None = None) -> Re
                 alloc.free(b)
         elif op == "phase":
             phase = key
+            if phase == limit_from_phase:
+                alloc.set_memory_limit(alloc.cfg.memory_limit)
             pm = phase_max.setdefault(phase, [0, 0])
             pm[0] = max(pm[0], st.allocated)
             pm[1] = max(pm[1], st.reserved)
@@ -627,6 +641,7 @@ def smallest_limit(
     lo: int | None = None,
     hi: int | None = None,
     step: int = K_SMALL_BUFFER,
+    limit_from_phase: str | None = None,
 ) -> tuple[int, int]:
     """Smallest ``set_per_process_memory_fraction`` limit (bytes, a multiple of ``step``) under which the
     replay succeeds, by bisection; returns ``(smallest that works, largest that fails)``.
@@ -642,7 +657,7 @@ def smallest_limit(
 
     def works(k: int) -> bool:
         cfg = AllocatorConfig(expandable_segments=expandable_segments, memory_limit=k * step)
-        return replay(events, cfg).ok
+        return replay(events, cfg, limit_from_phase).ok
 
     if works(lo_k):
         return lo_k * step, (lo_k - 1) * step

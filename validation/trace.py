@@ -28,13 +28,11 @@ step counters, and results computed only from them) are not recorded.
 from __future__ import annotations
 
 import contextlib
-import copy
 import gzip
 import json
 import linecache
 import sys
 import weakref
-from collections.abc import Callable
 
 import torch
 from torch._subclasses.fake_tensor import (
@@ -44,6 +42,7 @@ from torch._subclasses.fake_tensor import (
 )
 from torch.utils._pytree import tree_flatten
 
+import workloads
 from tracker import MemoryTracker, _Entry, _storage_of
 
 ALLOC, FREE = 1, 0
@@ -310,29 +309,22 @@ class AllocationTracer(MemoryTracker):
 # ============================================================================ fake full-size models
 
 
-def fake_model(
-    arch_config: dict, dtype, attn: str, lora: dict | None = None, experts_impl: str | None = None
-):
-    """Build ``AutoModelForCausalLM.from_config`` on ``meta`` (peft LoRA applied there too), then swap every
-    parameter and buffer for a fake CPU tensor of the same shape/dtype (shared parameters stay shared).
-    Returns ``(model, fake_mode, base_param_names)``."""
-    from transformers import AutoConfig, AutoModelForCausalLM
+def fake_model(case: dict, arch_config: dict):
+    """``workloads.build_model`` on the ``meta`` device (peft LoRA and checkpointing applied there too), then
+    every parameter and buffer swapped for a fake CPU tensor of the same shape/dtype (shared parameters
+    stay shared).  Returns ``(model, fake_mode, base_param_names)``."""
+    from transformers import AutoModelForCausalLM
 
-    cfg = AutoConfig.for_model(**copy.deepcopy(arch_config))
-    kw = {"dtype": dtype, "attn_implementation": attn}
-    if experts_impl:
-        kw["experts_implementation"] = experts_impl
+    kw = {"dtype": workloads.weight_dtype(case), "attn_implementation": case.get("attn", "sdpa")}
+    if case.get("experts"):
+        kw["experts_implementation"] = case["experts"]
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(cfg, **kw)
+        model = AutoModelForCausalLM.from_config(workloads.hf_config(arch_config), **kw)
     base_names = {n for n, _ in model.named_parameters()}
-    if lora is not None:
-        from peft import LoraConfig, get_peft_model
-
-        model.requires_grad_(False)
-        model = get_peft_model(model, LoraConfig(**lora, bias="none", task_type="CAUSAL_LM"))
-        for n, p in model.named_parameters():  # peft creates the adapters in fp32 on the base's device
-            if "lora_" in n:
-                assert p.device.type == "meta" and p.dtype == torch.float32, (n, p.device, p.dtype)
+    model = workloads.finish_model(model, case)
+    for n, p in model.named_parameters():  # peft creates the adapters in fp32 on the base's device
+        if "lora_" in n:
+            assert p.device.type == "meta" and p.dtype == torch.float32, (n, p.device, p.dtype)
     mode = FakeTensorMode()
     conv: dict[int, torch.Tensor] = {}
     keep = []
@@ -360,7 +352,7 @@ def register_weights(tracer: AllocationTracer, model, base_names: set[str]) -> N
         p for n, p in named if _base_name(n) not in base_names
     ]
     tracer.register(order, "parameters")
-    tracer.register([b for b in model.buffers()], "buffers")
+    tracer.register(list(model.buffers()), "buffers")
 
 
 def _base_name(n: str) -> str:
@@ -369,112 +361,17 @@ def _base_name(n: str) -> str:
     return n.removeprefix("base_model.model.").replace(".base_layer.", ".")
 
 
-# ============================================================================ workloads (calibration protocol)
-
-
-def run_infer(case: dict, arch_config: dict) -> AllocationTracer:
-    """``generate`` of G new tokens after a prompt of P tokens, batch B, bf16, greedy, DynamicCache."""
-    B, P, G = case["B"], case["P"], case["G"]
-    model, mode, base = fake_model(
-        arch_config, torch.bfloat16, case.get("attn", "sdpa"), None, case.get("experts")
-    )
-    model.eval()
-    tr = AllocationTracer(target_length=P + G)
-    register_weights(tr, model, base)
-    pad = _pad_id(arch_config)
-    with mode:
-        tr.set_phase("inputs")
-        with tr:
-            ids = torch.randint(3, arch_config["vocab_size"], (B, P))
-            mask = torch.ones_like(ids)
-            hooks = _generation_phases(model, tr)
-            with torch.no_grad():
-                out = model.generate(
-                    ids,
-                    attention_mask=mask,
-                    max_new_tokens=G,
-                    min_new_tokens=G,
-                    do_sample=False,
-                    pad_token_id=pad,
-                )
-            for h in hooks:
-                h.remove()
-            assert tuple(out.shape) == (B, P + G), out.shape
-            del out, ids, mask
-            tr.set_phase("done")
-    return tr
-
-
-def _generation_phases(model, tr: AllocationTracer):
-    def pre(mod, args, kwargs):
-        cache = kwargs.get("past_key_values", kwargs.get("cache"))
-        n = cache.get_seq_length() if cache is not None else 0
-        tr.set_phase("prefill" if n == 0 else "decode")
-
-    return [model.register_forward_pre_hook(pre, with_kwargs=True)]
-
-
-def run_train(case: dict, arch_config: dict, steps: int = 2) -> AllocationTracer:
-    """``steps`` steps of loss / backward / AdamW (foreach) / zero_grad(set_to_none); full or LoRA."""
-    B, S = case["B"], case["S"]
-    lora = None
-    if case["mode"] == "lora":
-        r = case["r"]
-        targets = case.get("targets", "all-linear")
-        lora = {
-            "r": r,
-            "lora_alpha": 2 * r,
-            "lora_dropout": 0.0,
-            "target_modules": "all-linear" if targets == "all-linear" else list(targets),
-        }
-        dtype = torch.bfloat16
-    else:
-        dtype = torch.float32 if case["precision"] == "amp-bf16" else torch.bfloat16
-    model, mode, base = fake_model(arch_config, dtype, case.get("attn", "sdpa"), lora, case.get("experts"))
-    if case.get("ckpt"):
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    tr = AllocationTracer()
-    register_weights(tr, model, base)
-    amp = case.get("precision") == "amp-bf16"
-    with mode:
-        opt = torch.optim.AdamW(params, lr=1e-5, foreach=True)
-        tr.add_dynamic("gradients", lambda: [p.grad for p in params if p.grad is not None])
-        tr.set_phase("inputs")
-        with tr:
-            ids = torch.randint(3, arch_config["vocab_size"], (B, S))
-            for step in range(1, steps + 1):
-                tr.set_phase(f"step{step}.forward")
-                ac = torch.autocast("cpu", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
-                with ac:
-                    loss = model(input_ids=ids, labels=ids).loss
-                tr.set_phase(f"step{step}.backward")
-                loss.backward()
-                del loss
-                tr.set_phase(f"step{step}.optimizer")
-                opt.step()
-                tr.set_phase(f"step{step}.zero_grad")
-                opt.zero_grad(set_to_none=True)
-            tr.set_phase("done")
-    return tr
-
-
-def _pad_id(cfg: dict) -> int:
-    for k in ("pad_token_id", "eos_token_id", "bos_token_id"):
-        v = cfg.get(k)
-        if isinstance(v, list):
-            v = v[0]
-        if v is not None:
-            return int(v)
-    return 0
-
-
-RUNNERS: dict[str, Callable] = {"infer": run_infer, "train": run_train, "lora": run_train}
-
-
 def trace_case(case: dict, arch_config: dict) -> AllocationTracer:
-    return RUNNERS[case["mode"]](case, arch_config)
+    """Trace ``workloads.run_workload`` for ``case`` on a fake full-size model."""
+    model, mode, base = fake_model(case, arch_config)
+    target = case["P"] + case["G"] if case["mode"] == "infer" else 0
+    tr = AllocationTracer(target_length=target)
+    register_weights(tr, model, base)
+    params = [p for p in model.parameters() if p.requires_grad]
+    tr.add_dynamic("gradients", lambda: [p.grad for p in params if p.grad is not None])
+    with mode, tr:
+        workloads.run_workload(model, case, arch_config, "cpu", tr.set_phase)
+    return tr
 
 
 # ============================================================================ storage
