@@ -57,6 +57,8 @@ def replay_case(case: dict, limits: bool, retrace: bool = False) -> dict:
     ev = d["events"]
     out = {
         "id": case["id"],
+        "model": case["model"],
+        "case": case["case"],
         "n_events": sum(1 for e in ev if e[0] == 1),
         "trace_seconds": d["meta"]["seconds"],
     }

@@ -68,6 +68,9 @@ ORACLE: list[tuple[str, str, object]] = [
     ("generate", "has_right_padding", False),
     # generate(): "(model_kwargs['attention_mask'] == 1).all()" -> all-ones masks are dropped (no padding)
     ("generate", 'attention_mask"] == 1).all()', True),
+    # _prepare_special_tokens(): warnings only; pad = eos when the config has no pad token
+    ("_prepare_special_tokens", "torch.isin(eos_token_tensor, pad_token_tensor).any()", True),
+    ("_prepare_special_tokens", "(eos_token_tensor < 0).any()", False),
     # _get_logits_processor(): "(encoder_input_ids < 0).any()" (decoder-only: no negative ids)
     ("_get_logits_processor", "(encoder_input_ids < 0).any()", False),
     # StopCheck.__call__: "bool(unfinished_sequences.max() == 0)" -> finished only at the requested length
@@ -88,6 +91,8 @@ def _source_of_current_expression(fr) -> str:
         pos = list(fr.f_code.co_positions())[fr.f_lasti // 2]
         if pos[0] is not None and pos[1] is not None:
             start, end = pos[0], pos[1]
+    if end == start:  # a condition continued on the next lines: look a few lines further
+        end = start + 4
     return " ".join(linecache.getline(fr.f_code.co_filename, i).strip() for i in range(start, end + 1))
 
 
