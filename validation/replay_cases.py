@@ -93,6 +93,34 @@ def _pct(pred: int, meas: int | None) -> str:
     return "" if not meas else f"{100.0 * (pred - meas) / meas:+.1f}%"
 
 
+def markdown_table(results: list[dict]) -> str:
+    """Predicted vs measured, GiB (2^30 B); the measured limit is the bracket (fails, works]."""
+
+    def g(v):
+        return f"{v / GiB:.2f}" if v else "–"
+
+    def e(p, m):
+        return f" ({100.0 * (p - m) / m:+.1f} %)" if m else ""
+
+    lines = [
+        "| run | max allocated: measured / replay | max reserved: measured / replay | smallest limit: "
+        "measured (fails, works] / replay | expandable: reserved / limit (replay) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        m, d, x = r.get("measured") or {}, r["default"], r["expandable"]
+        lim = "– / " + g(d.get("min_limit_bytes"))
+        if m.get("min_allocator_limit_bytes"):
+            lim = f"({g(m.get('oom_at_limit_bytes'))}, {g(m['min_allocator_limit_bytes'])}] / {g(d['min_limit_bytes'])}"
+        lines.append(
+            f"| {r['id']} | {g(m.get('max_allocated_bytes'))} / {g(d['max_allocated_bytes'])}"
+            f"{e(d['max_allocated_bytes'], m.get('max_allocated_bytes'))} | {g(m.get('max_reserved_bytes'))} / "
+            f"{g(d['max_reserved_bytes'])}{e(d['max_reserved_bytes'], m.get('max_reserved_bytes'))} | {lim} | "
+            f"{g(x['max_reserved_bytes'])} / {g(x.get('min_limit_bytes'))} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calibration", help="JSON lines with id, model, case and measured values")
@@ -101,7 +129,12 @@ def main(argv=None) -> int:
     ap.add_argument("--limits", action="store_true", help="also binary-search the smallest working limit")
     ap.add_argument("--retrace", action="store_true", help="trace again even if a trace file exists")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "allocator-replay.jsonl"))
+    ap.add_argument("--table", action="store_true", help="print --out as a markdown table and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        with open(args.out) as f:
+            print(markdown_table([json.loads(line) for line in f if line.strip()]))
+        return 0
     cases = _load_calibration(args.calibration) if args.calibration else []
     cases += [json.loads(c) for c in args.case]
     if args.only:
@@ -115,7 +148,13 @@ def main(argv=None) -> int:
         res = replay_case(c, args.limits, args.retrace)
         m = c.get("measured") or {}
         res["measured"] = {
-            k: m.get(k) for k in ("max_allocated_bytes", "max_reserved_bytes", "min_allocator_limit_bytes")
+            k: m.get(k)
+            for k in (
+                "max_allocated_bytes",
+                "max_reserved_bytes",
+                "min_allocator_limit_bytes",
+                "oom_at_limit_bytes",
+            )
         }
         results[c["id"]] = res
         os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -81,55 +81,54 @@ def reserve_expandable_bytes(peak_bytes: int) -> int:
     return int(EXPANDABLE_SHARE * peak_bytes)
 
 
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    n = len(xs)
+    return (xs[(n - 1) // 2] + xs[n // 2]) / 2
+
+
 def main() -> int:
+    """Markdown table: replayed smallest limit vs tensor peak + formula, GiB, and the error summary."""
     from replay_cases import arch_config
 
     rows = []
     for name in ("allocator-replay.jsonl", "allocator-replay-extra.jsonl"):
         path = os.path.join(HERE, "results", name)
-        if not os.path.exists(path):
-            continue
-        with open(path) as f:
-            for line in filter(str.strip, f):
-                r = json.loads(line)
-                rows.append(r)
-    print(
-        f"{'case':44s} {'class':13s} {'peak':>7s} | {'default: replay':>15s} {'formula':>8s} {'err':>6s}"
-        f" | {'expandable: replay':>18s} {'formula':>8s} {'err':>6s} | measured"
-    )
-    errs_d, errs_e = [], []
+        if os.path.exists(path):
+            with open(path) as f:
+                rows += [json.loads(line) for line in f if line.strip()]
+    print("| run | peak is | tensor peak | default: replay / formula | expandable: replay / formula | H200 |")
+    print("|---|---|---|---|---|---|")
+    errs_d, errs_e, raw = [], [], []
     for r in rows:
         case, cfg = r["case"], arch_config(r["model"])
         peak = r["default"]["max_allocated_bytes"]
         w = r["tensor_peak_where"]
         k = peak_class(w["op"], w["phase"], case["mode"])
-        lim_d = r["default"]["min_limit_bytes"]
-        lim_e = r["expandable"]["min_limit_bytes"]
+        lim_d, lim_e = r["default"]["min_limit_bytes"], r["expandable"]["min_limit_bytes"]
         pd = peak + reserve_default_bytes(peak, k, case, cfg)
         pe = peak + reserve_expandable_bytes(peak)
-        ed, ee = (pd - lim_d) / lim_d, (pe - lim_e) / lim_e
-        errs_d.append(ed)
-        errs_e.append(ee)
+        errs_d.append((pd - lim_d) / lim_d)
+        errs_e.append((pe - lim_e) / lim_e)
+        raw.append((peak - lim_d) / lim_d)
         m = (r.get("measured") or {}).get("min_allocator_limit_bytes")
-        ms = f"{m / GiB:.2f} ({(pd - m) / m:+.1%})" if m else ""
+        ms = f"{m / GiB:.2f} ({(pd - m) / m:+.1%})" if m else "–"
         print(
-            f"{r['id']:44s} {k:13s} {peak / GiB:7.2f} | {lim_d / GiB:15.2f} {pd / GiB:8.2f} {ed:+6.1%}"
-            f" | {lim_e / GiB:18.2f} {pe / GiB:8.2f} {ee:+6.1%} | {ms}"
+            f"| {r['id']} | {k} | {peak / GiB:.2f} | {lim_d / GiB:.2f} / {pd / GiB:.2f} ({errs_d[-1]:+.1%}) | "
+            f"{lim_e / GiB:.2f} / {pe / GiB:.2f} ({errs_e[-1]:+.1%}) | {ms} |"
         )
-    if errs_d:
-        mad = sorted(abs(e) for e in errs_d)[len(errs_d) // 2]
-        print(
-            f"default: median |err| {mad:.1%}, max {max(errs_d, key=abs):+.1%}; tensor peak alone: ", end=""
-        )
-        raw = [
-            (r["default"]["max_allocated_bytes"] - r["default"]["min_limit_bytes"])
-            / r["default"]["min_limit_bytes"]
-            for r in rows
-        ]
-        print(f"median {sorted(abs(e) for e in raw)[len(raw) // 2]:.1%}, max {max(raw, key=abs):+.1%}")
-        print(
-            f"expandable: median |err| {sorted(abs(e) for e in errs_e)[len(errs_e) // 2]:.1%}, max {max(errs_e, key=abs):+.1%}"
-        )
+    if rows:
+        for name, errs in (
+            ("default, formula", errs_d),
+            ("default, tensor peak alone", raw),
+            ("expandable", errs_e),
+        ):
+            print(
+                f"\n{name}: median |error| {_median([abs(e) for e in errs]):.1%}, "
+                f"largest {max(errs, key=abs):+.1%} ({len(errs)} runs)",
+                end="",
+            )
+        print()
     return 0
 
 
