@@ -32,7 +32,7 @@ Not modelled: multiple streams / ``record_stream`` events, CUDA-graph private po
 Addresses only matter for ties between equal-size free blocks (the lower address wins).  The driver
 hands out ``cudaMalloc`` ranges top-down and packed: in published ``torch.cuda.memory_snapshot()`` dumps
 a segment allocated after a 20 MiB one sits exactly its own size below it (e.g. a 1 GiB segment at
-0x7fcfd0000000 under a 20 MiB one at 0x7fd010000000).  :class:`_AddressSpace` does that, reusing freed
+0x7fcf48000000 under a 20 MiB one at 0x7fcf88000000).  :class:`_AddressSpace` does that, reusing freed
 ranges from the top.  The opposite order changes the replayed ``max_reserved`` of one calibration run
 (eager attention, 2 GiB buffers) by one 2 GiB segment; top-down is the order that matches it.
 """
