@@ -113,6 +113,8 @@ def load_records(folder: Path = RESULTS) -> list[dict[str, Any]]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 rec = json.loads(line)
+                if "scenario" not in rec:  # allocator-level records (cuda_allocator.py, replay_cases.py)
+                    continue
                 rec["_file"] = path.name
                 records.append(rec)
     return records

@@ -29,6 +29,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import cases as case_defs  # noqa: E402
+import cuda_allocator  # noqa: E402
 
 # ============================================================================ helpers (no torch import at module level
 # so that `--help` / `--list` work everywhere)
@@ -678,37 +679,51 @@ RUNNERS["train_qlora_bnb"] = run_train_qlora_bnb  # HF + bitsandbytes + peft QLo
 
 
 def _cuda_context_probe():
-    """CUDA context size: device memory used before vs after the first CUDA init of this process
-    (NVML / nvidia-smi before, ``cudaMemGetInfo`` after), minus what PyTorch's allocator reserved."""
+    """Device memory in use before this process initialises CUDA (device-wide driver reading, NVML or
+    ``nvidia-smi``), then CUDA init.  The memory outside PyTorch's allocator is computed after the run by
+    :func:`_cuda_outside_after_run` from the same driver source (mixing NVML before with ``cudaMemGetInfo``
+    right after init, as before, gave negative context sizes: the two count driver-reserved memory
+    differently, and right after init there is almost nothing to measure)."""
     import torch
 
-    used_before = None
-    try:
-        used_before = int(torch.cuda.device_memory_used(0))  # NVML, does not create a context
-    except Exception:
-        try:
-            r = subprocess.run(
-                ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-            used_before = int(r.stdout.strip().splitlines()[0]) * 1024 * 1024
-        except Exception:
-            used_before = None
+    from cuda_allocator import DriverMemory
+
+    driver = DriverMemory(0)
+    used_before, source = driver.device_used()  # no CUDA context yet
     torch.cuda.init()
     torch.empty(1, device="cuda")
     torch.cuda.synchronize()
-    free, total = torch.cuda.mem_get_info()
-    used_after = total - free
-    reserved = torch.cuda.memory_reserved()
+    total = torch.cuda.mem_get_info()[1]
     return {
         "device_name": torch.cuda.get_device_name(0),
         "total_bytes": total,
         "used_before_init_bytes": used_before,
-        "used_after_init_bytes": used_after,
-        "torch_reserved_at_probe_bytes": reserved,
-        "context_bytes": (used_after - used_before - reserved) if used_before is not None else None,
+        "used_before_init_source": source,
+        "_driver": driver,
+    }
+
+
+def _cuda_outside_after_run(info: dict) -> dict:
+    """Memory outside the allocator after the run: the driver's per-process figure (or the device-wide
+    increase since before init) minus ``memory_reserved()`` (cuda_allocator.outside_allocator)."""
+    import torch
+
+    from cuda_allocator import outside_allocator
+
+    driver = info.pop("_driver")
+    reserved = int(torch.cuda.memory_reserved())
+    proc, psrc = driver.process_used(os.getpid())
+    dev, dsrc = driver.device_used()
+    val, method = outside_allocator(proc, dev, info["used_before_init_bytes"], reserved)
+    return {
+        "outside_allocator_bytes": val,
+        "context_bytes": val,  # the former name of the same quantity
+        "outside_method": method,
+        "process_used_bytes": proc,
+        "process_used_source": psrc,
+        "device_used_after_bytes": dev,
+        "device_used_source": dsrc,
+        "reserved_at_reading_bytes": reserved,
     }
 
 
@@ -822,8 +837,9 @@ def run_case(case_id: str, device: str, threads: int, profile_allocator: bool) -
                 "memory_allocated_start_bytes": holder.get("cuda_alloc_start"),
                 "memory_reserved_start_bytes": holder.get("cuda_reserved_start"),
                 "memory_allocated_end_bytes": torch.cuda.memory_allocated(),
+                **_cuda_outside_after_run(cuda_info),
                 "note": "max_memory_allocated includes everything allocated before the run (weights, optimizer "
-                "state); context_bytes is outside PyTorch's allocator",
+                "state); outside_allocator_bytes is device memory the process holds outside PyTorch's allocator",
             }
         )
     vers = _versions()
@@ -941,9 +957,19 @@ def main(argv=None):
         default=None,
         help="how each case gets its own process (default: fork on cpu, subprocess on cuda)",
     )
+    cuda_allocator.add_arguments(ap)  # --allocator-cases ...: the full-size allocator protocol (GPU)
     ap.add_argument("--run-case", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--result-file", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+
+    if args.allocator_cases:
+        if args.backend == "cuda" and args.device != "cuda":
+            print("--allocator-cases measures on a GPU: add --device cuda", file=sys.stderr)
+            return 2
+        if args.out == ap.get_default("out"):
+            print("--allocator-cases: give --out validation/results/cuda-<gpu>.jsonl", file=sys.stderr)
+            return 2
+        return 1 if cuda_allocator.run_all(args) else 0
 
     if args.run_case:
         rec = run_case(args.run_case, args.device, args.threads, not args.no_allocator_profile)
