@@ -20,6 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "engine"))
 
+import device_level  # noqa: E402
 import published  # noqa: E402
 from vram_insight.estimate import estimate  # noqa: E402
 from vram_insight.schemas import EstimateRequest  # noqa: E402
@@ -183,8 +184,9 @@ def render(rows: list[dict[str, Any]]) -> str:
             f"| `{r['id']}` | {r['file']} | {r['measured'] / 1e6:,.1f} | {r['predicted'] / 1e6:,.1f} | "
             f"{r['error_pct']:+.2f} % | {r['phase_predicted']} / {r['phase_measured']} |"
         )
-    lines += ["", *published.render_section(published.compare(published.load())), "## What the engine does not model", "",
-              "- allocator rounding and fragmentation (reserved − allocated), reported separately as overhead;",
+    lines += ["", *published.render_section(published.compare(published.load())),
+              *device_level.render_section(device_level.compare(device_level.load())),
+              "## What the engine does not model", "",
               "- kernel workspaces beyond cuBLAS's default (e.g. cuDNN, flash-attention split-KV scratch);",
               "- data-dependent MoE routing imbalance (a uniform top-k spread is assumed for transient buffers).", ""]  # fmt: skip
     return "\n".join(lines)

@@ -218,6 +218,11 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transformers-version", help="major.minor of transformers (hf runs; default 5.0)")
     p.add_argument("--num-layers", type=int, help="override num_hidden_layers")
     p.add_argument(
+        "--allocator",
+        choices=["default", "expandable"],
+        help="PyTorch's CUDA caching allocator: default, or expandable (PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True)",
+    )
+    p.add_argument(
         "--cuda-context-mib", type=int, help="CUDA context per process, MiB (default: measured per GPU)"
     )
     p.add_argument("--nccl-mib", type=int, help="NCCL buffers per process in multi-GPU runs, MiB")
@@ -347,8 +352,21 @@ def _print_estimate(res: Any) -> None:
     print(
         f"{res.model.name} — {res.mode}, per device ({res.num_devices} device{'s' if res.num_devices > 1 else ''})"
     )
-    print(f"  total (with runtime overhead): {_fmt_bytes(res.total_bytes)}")
-    print(f"  peak tensor bytes (max_memory_allocated): {_fmt_bytes(res.peak_allocated_bytes)}")
+    print(f"  card must hold: {_fmt_bytes(res.total_bytes)}")
+    print(f"  tensor peak (max_memory_allocated): {_fmt_bytes(res.peak_allocated_bytes)}")
+    alloc = res.details.get("allocator")
+    if alloc:
+        # One line on why the two differ: the allocator's reserve and the memory outside it.
+        extra = res.total_bytes - res.peak_allocated_bytes
+        print(f"    why more: +{_fmt_bytes(alloc['reserve_bytes'])} the caching allocator cannot reuse at the peak "
+              f"({alloc['kind']}), +{_fmt_bytes(alloc['outside_allocator_bytes'])} outside PyTorch's allocator "
+              f"(CUDA context, NCCL) = +{_fmt_bytes(extra)}")  # fmt: skip
+        if alloc.get("cached_loss_bytes"):
+            print(f"    nvidia-smi may show up to {_fmt_bytes(res.total_bytes + alloc['cached_loss_bytes'])} "
+                  "(cached loss buffers the allocator keeps without memory pressure)")  # fmt: skip
+        if alloc["mode"] == "default":
+            expandable = alloc["expandable_limit_bytes"] + alloc["outside_allocator_bytes"]
+            print(f"    with {alloc['setting']}: {_fmt_bytes(expandable)}")
     print(f"  peak phase: {res.details.get('peak_phase')}")
     for name, value in res.components.items():
         if value:

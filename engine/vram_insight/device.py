@@ -5,17 +5,20 @@
 * outside the caching allocator: the CUDA context with its loaded kernel modules and library handles, NCCL
   communicator buffers (:func:`outside_allocator_bytes`, sourced per GPU generation in
   ``data/runtime_overheads.json``, overridable with ``cuda_context_mib`` / ``nccl_mib``);
-* the caching allocator's reserve at the peak — segments rounded and fragmented beyond the live bytes (issue 9
-  adds the allocator model here);
+* the caching allocator's reserve at the peak — segments rounded and fragmented beyond the live bytes
+  (:class:`CachingAllocator`, derived from replays of full-size allocation traces through a model of
+  ``c10/cuda/CUDACachingAllocator.cpp``: validation/ALLOCATOR.md);
 * the capacity a workload may use on a GPU (:func:`gpu_capacity`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .catalog import CatalogError, GpuEntry, cuda_context_bytes, load_catalog, nccl_buffer_bytes
 from .errors import EstimateError
-from .messages import register
-from .phases import Ctx
+from .messages import msg, register
+from .phases import Ctx, Phase
 from .platforms import device_allowance
 from .schemas import EstimateRequest
 
@@ -35,6 +38,138 @@ register({
     "device.nccl": "NCCL buffers {nccl_gib:.2f} GiB per process ({how})",
     "device.cpu": "CPU run: no CUDA context, workspace or allocator reserve",
 })  # fmt: skip
+
+
+# The caching allocator's reserve at the tensor peak (validation/ALLOCATOR.md §4–5: replays of 20 full-size
+# traces through validation/allocator.py, a model of c10/cuda/CUDACachingAllocator.cpp; checked against the three
+# smallest working limits measured on an H200). What cannot be reused is free space inside segments that live
+# blocks pin: one fp32 [tokens, vocab] loss segment when the loss tops the peak (0.11–1.74 buffers in the
+# replays), about two MLP blocks in a flash/SDPA prefill (1.3–2.6), one fp32 score buffer in an eager prefill
+# (1.01–1.33); elsewhere scattered partial blocks (0.7–4 % of the peak). expandable_segments:True unmaps free pages
+# and remaps them where needed: what remains is partial 20 MiB pages (0.02–2.4 %, median 0.5 %).
+PINNED_UNITS = {"loss": 1.0, "loss_adapters": 0.64, "prefill": 2.0, "prefill_eager": 1.0}
+PINNED_BAND = {
+    "loss": (0.28, 1.74),
+    "loss_adapters": (0.11, 0.75),
+    "prefill": (1.3, 2.6),
+    "prefill_eager": (1.01, 1.33),
+}
+SCATTERED_SHARE = 0.015
+SCATTERED_BAND = (0.007, 0.04)
+EXPANDABLE_SHARE = 0.005
+EXPANDABLE_BAND = (0.0002, 0.024)
+EXPANDABLE_SETTING = "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
+
+register({
+    "device.reserve.pinned": (
+        "Card memory = tensor peak {peak_gib:.2f} GiB + {reserve_gib:.2f} GiB the caching allocator cannot reuse "
+        "({what}; {low_gib:.2f}–{high_gib:.2f} GiB in replays of real allocation traces) + {outside_gib:.2f} GiB "
+        "outside PyTorch's allocator"
+    ),
+    "device.reserve.scattered": (
+        "Card memory = tensor peak {peak_gib:.2f} GiB + {reserve_gib:.2f} GiB of partly used allocator segments + "
+        "{outside_gib:.2f} GiB outside PyTorch's allocator"
+    ),
+    "device.reserve.expandable": (
+        "Card memory = tensor peak {peak_gib:.2f} GiB + {reserve_gib:.2f} GiB of partly mapped pages "
+        "(expandable_segments:True) + {outside_gib:.2f} GiB outside PyTorch's allocator"
+    ),
+    "device.reserve.what.loss": "an fp32 [tokens × vocab] loss segment pinned by later tensors",
+    "device.reserve.what.loss_adapters": "part of an fp32 [tokens × vocab] loss segment pinned by activations",
+    "device.reserve.what.prefill": "MLP-sized prefill segments pinned by KV-cache and residual tensors",
+    "device.reserve.what.prefill_eager": "an fp32 attention-score segment pinned by smaller tensors",
+    "device.reserve_band": (
+        "Near the edge: with the default allocator this kind of peak has needed up to {worst_gb:.2f} GB (the "
+        "card has {capacity_gb:.2f} GB); {setting} needs {expandable_gb:.2f} GB and removes the risk"
+    ),
+    "device.expandable_fits": (
+        "With the default allocator this needs {default_gb:.2f} GB of the {capacity_gb:.2f} GB card; with "
+        "{setting} it needs {expandable_gb:.2f} GB and fits"
+    ),
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CachingAllocator:
+    """PyTorch's CUDA caching allocator (default or expandable segments) for one estimate."""
+
+    mode: str  # "default" | "expandable"
+    capacity: int | None  # the chosen GPU's memory, for the expandable_segments suggestion
+
+    def phase_reserve(self, phase: Phase, live: int) -> tuple[int, str, int, int]:
+        """(reserve, kind, low, high) for one phase whose live allocator bytes are ``live``."""
+        pinned = phase.pinned
+        if self.mode == "expandable":
+            low, high = (int(f * live) for f in EXPANDABLE_BAND)
+            return int(EXPANDABLE_SHARE * live), "expandable", low, high
+        if pinned is not None and pinned.kind == "settled":
+            return 0, "settled", 0, 0
+        if pinned is not None and pinned.kind in PINNED_UNITS:
+            low, high = (int(f * pinned.unit_bytes) for f in PINNED_BAND[pinned.kind])
+            return int(PINNED_UNITS[pinned.kind] * pinned.unit_bytes), pinned.kind, low, high
+        low, high = (int(f * live) for f in SCATTERED_BAND)
+        return int(SCATTERED_SHARE * live), "scattered", low, high
+
+    def reserve(self, ctx: Ctx, phases: list[Phase], workspace: int, outside: int) -> int:
+        """Bytes the allocator must be allowed to hold beyond the tensor peak (``peak_allocated_bytes``): the
+        largest (live + reserve) over the phases, minus the largest live set. Recorded in ``details.allocator``."""
+        needs = []
+        for phase in phases:
+            live = phase.total + workspace
+            reserve, kind, low, high = self.phase_reserve(phase, live)
+            needs.append((live + reserve, live, reserve, kind, low, high, phase))
+        need, _live, _reserve, kind, low, high, at = max(needs, key=lambda n: n[0])
+        peak_bytes = max(n[1] for n in needs)
+        expandable = max(n[1] + int(EXPANDABLE_SHARE * n[1]) for n in needs)
+        common = {
+            "peak_gib": peak_bytes / GiB,
+            "reserve_gib": (need - peak_bytes) / GiB,
+            "outside_gib": outside / GiB,
+        }
+        if kind in PINNED_UNITS:
+            what = msg(f"device.reserve.what.{kind}").text
+            ctx.note("device.reserve.pinned", what=what, low_gib=low / GiB, high_gib=high / GiB, **common)
+        else:
+            ctx.note(f"device.reserve.{'expandable' if kind == 'expandable' else 'scattered'}", **common)
+        # What nvidia-smi shows can exceed the smallest limit by loss buffers cached after the loss and never
+        # released without memory pressure: up to three fp32 [tokens, vocab] buffers and the 16-bit logits
+        # (validation/ALLOCATOR.md §5: within 3·N·V·4 + N·V·2 in 11 of 12 training replays).
+        loss_units = [p.pinned.unit_bytes for p in phases if p.pinned and p.pinned.kind.startswith("loss")]
+        cached_loss = (3 * max(loss_units) + max(loss_units) // 2) if loss_units else 0
+        ctx.details["allocator"] = {
+            "cached_loss_bytes": cached_loss,
+            "mode": self.mode,
+            "kind": kind,
+            "phase": at.name,
+            "reserve_bytes": need - peak_bytes,
+            "phase_reserve_range_bytes": [low, high],
+            "smallest_limit_bytes": need,
+            "expandable_limit_bytes": expandable,
+            "outside_allocator_bytes": outside,
+            "setting": EXPANDABLE_SETTING,
+        }
+        if self.mode == "default" and self.capacity:
+            default_total = need + outside
+            expandable_total = expandable + outside
+            worst_total = max(n[1] + n[5] for n in needs) + outside
+            if default_total <= self.capacity < worst_total:
+                # Fits at the central estimate, but the replays put this kind of reserve as high as `high`.
+                ctx.warn(
+                    "device.reserve_band",
+                    worst_gb=worst_total / 1e9,
+                    capacity_gb=self.capacity / 1e9,
+                    expandable_gb=expandable_total / 1e9,
+                    setting=EXPANDABLE_SETTING,
+                )
+            if expandable_total <= self.capacity < default_total:
+                ctx.warn(
+                    "device.expandable_fits",
+                    default_gb=default_total / 1e9,
+                    capacity_gb=self.capacity / 1e9,
+                    expandable_gb=expandable_total / 1e9,
+                    setting=EXPANDABLE_SETTING,
+                )
+        return need - peak_bytes
 
 
 def gpu_entry(req: EstimateRequest) -> GpuEntry | None:
@@ -102,5 +237,6 @@ def runtime_overhead(ctx: Ctx, processes_per_gpu: int = 1) -> int:
     # --- end platforms ---
     workspace = cublas_workspace_bytes(gpu)
     ctx.workspace_bytes = workspace * processes_per_gpu
+    ctx.allocator = CachingAllocator(req.allocator, gpu.memory_bytes if gpu else None)
     ctx.note("device.workspace", workspace_mib=workspace / MiB)
     return (workspace + outside_allocator_bytes(ctx, gpu)) * processes_per_gpu

@@ -20,12 +20,23 @@ if TYPE_CHECKING:
 COMPONENTS = ("weights", "kv_cache", "activations", "logits", "gradients", "optimizer")
 
 
+@dataclass(frozen=True)
+class Pinned:
+    """The transient that fragments the caching allocator at a phase: ``kind`` (``loss``: an fp32 [tokens, vocab]
+    loss buffer; ``prefill``: an MLP block of the prefill; ``prefill_eager``: an fp32 attention-score buffer) and
+    the bytes of one such buffer. device.CachingAllocator turns it into the reserve beyond the tensor peak."""
+
+    kind: str
+    unit_bytes: int
+
+
 @dataclass
 class Phase:
     """What is alive at one moment of the workload: component name → bytes per device."""
 
     name: str
     parts: dict[str, int]
+    pinned: Pinned | None = None  # what pins allocator segments when this phase is the peak (None: scattered)
 
     @property
     def total(self) -> int:
@@ -41,6 +52,7 @@ class Ctx:
     warnings: list[str | Message] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     workspace_bytes: int = 0  # non-tensor allocations inside the caching allocator (cuBLAS workspace)
+    allocator: Any = None  # device.CachingAllocator when PyTorch's caching allocator holds the tensors
 
     def note(self, code: str, **params: ParamValue) -> None:
         """Record an assumption (a registered message code with its parameters)."""
@@ -73,21 +85,28 @@ def finish(
     num_devices: int,
 ) -> EstimateResult:
     """The result: the largest phase is the tensor peak; ``overhead`` (everything not a model tensor, the cuBLAS
-    workspace included) is added on top. ``peak_allocated_bytes`` also counts the workspace, as
-    ``torch.cuda.max_memory_allocated`` does."""
+    workspace included) and the caching allocator's reserve at the peak are added on top: ``total_bytes`` is what
+    the card must hold. ``peak_allocated_bytes`` also counts the workspace, as ``torch.cuda.max_memory_allocated``
+    does."""
     peak = max(phases, key=lambda p: p.total)
     components = dict.fromkeys(COMPONENTS, 0)
     for name, value in peak.parts.items():
         components[name] = components.get(name, 0) + value
     components["overhead"] = overhead
     peak_bytes = peak.total + ctx.workspace_bytes  # what torch.cuda.max_memory_allocated reports
+    reserve = 0
+    if ctx.allocator is not None:
+        # What the caching allocator must be allowed to reserve beyond the tensor peak: the largest live set plus
+        # its fragmentation over all phases (a smaller phase can fragment more than the peak one).
+        reserve = ctx.allocator.reserve(ctx, phases, ctx.workspace_bytes, overhead - ctx.workspace_bytes)
+        components["allocator"] = reserve
     ctx.details["peak_phase"] = peak.name
     ctx.details["phases"] = {p.name: p.total for p in phases}
     ctx.details["phase_breakdown"] = {p.name: dict(p.parts) for p in phases}
     return EstimateResult(
         mode=ctx.req.mode,
         model=model.info,
-        total_bytes=peak.total + overhead,
+        total_bytes=peak.total + overhead + reserve,
         peak_allocated_bytes=peak_bytes,
         components=components,
         params=params,

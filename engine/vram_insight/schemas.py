@@ -251,6 +251,10 @@ class EstimateRequest(_Model):
     offload: Offload = "none"
 
     # Device-level memory (outside the tensors).
+    allocator: Literal["default", "expandable"] = Field(
+        default="default",
+        description="PyTorch's CUDA caching allocator: default, or PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True.",
+    )
     cuda_context_mib: int | None = Field(
         default=None, ge=0, le=16384, description="Override the CUDA context size per process (MiB)."
     )

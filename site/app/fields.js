@@ -70,6 +70,7 @@ export const DEFAULTS = Object.freeze({
   pp: 1,
   sequence_parallel: false,
   offload: "none",
+  allocator: "default",
   cuda_context_mib: null,
   nccl_mib: null,
   // --- Apple Silicon (issue 11): the GPU's share of unified memory ---
@@ -207,6 +208,8 @@ export const FIELDS = [
   // Advanced
   { key: "mfu", group: "advanced", type: "float", min: 0.01, max: 1, step: 0.05, show: trains },
   { key: "num_layers", group: "advanced", type: "int", min: 1, max: 1024, optional: true },
+  // PyTorch's CUDA caching allocator (PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True removes most fragmentation).
+  { key: "allocator", group: "advanced", type: "select", options: ["default", "expandable"], show: (s) => !(workload(s) === "inference" && s.runtime !== "transformers") },
   // Device-level memory outside the tensors (empty = the measured figure for the GPU's generation).
   { key: "cuda_context_mib", group: "advanced", type: "int", min: 0, max: 16384, optional: true, placeholder: "f.measured_default" },
   { key: "nccl_mib", group: "advanced", type: "int", min: 0, max: 65536, optional: true, placeholder: "f.measured_default", show: (s) => s.gpus > 1 },

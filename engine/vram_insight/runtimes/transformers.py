@@ -16,7 +16,7 @@ from ..errors import EstimateError
 from ..kernels import effective_attention, math_attention_note
 from ..kv import kv_cache_bytes, largest_layer_kv_bytes
 from ..parallel import kv_per_gpu
-from ..phases import Ctx, Phase
+from ..phases import Ctx, Phase, Pinned
 from ..quant import HF_FORMATS, is_gguf
 
 if TYPE_CHECKING:
@@ -56,6 +56,15 @@ def inference_forward_bytes(
     return resident + layer + rope
 
 
+def prefill_pin(a: ArchSpec, batch: int, prompt: int, act_bytes: int, attention: str, tp: int) -> Pinned:
+    """The prefill buffer the caching allocator loses segments to (device.CachingAllocator): eager attention's fp32
+    [B, heads, P, P] softmax; else one MLP block [B·P, intermediate] (MoE grouped_mm: [B·P·top_k, hidden])."""
+    if attention == "eager":
+        return Pinned("prefill_eager", batch * a.num_heads * prompt * prompt * 4 // tp)
+    width = a.moe.top_k * a.hidden_size if a.moe else a.intermediate_size
+    return Pinned("prefill", act_bytes * batch * prompt * width // tp)
+
+
 def generate_phases(
     ctx: Ctx,
     a: ArchSpec,
@@ -91,6 +100,7 @@ def generate_phases(
         Phase(
             "prefill",
             {"weights": weights, "kv_cache": kv_prompt, "activations": prefill_act, "logits": logits},
+            prefill_pin(a, batch, prompt, act_bytes, attention, tp),
         )
     )
     if req.gen_len:
@@ -99,8 +109,9 @@ def generate_phases(
             largest_layer_kv_bytes(a, batch, seq, kv_dtype) if kv_dtype in ("bf16", "fp16", "fp32") else 0
         )
         decode_act = inference_forward_bytes(a, batch, 1, seq, act_bytes, attention) + cat_copy
+        # Decode reuses the segments the prefill left cached: no reserve of its own (device.CachingAllocator).
         phases.append(Phase("decode", {"weights": weights, "kv_cache": kv_full, "activations": decode_act,
-                                       "logits": batch * a.vocab_size * (act_bytes + 4)}))  # fmt: skip
+                                       "logits": batch * a.vocab_size * (act_bytes + 4)}, Pinned("settled", 0)))  # fmt: skip
     if attention == "eager":
         ctx.assumptions.append(
             "Eager attention materialises [batch, heads, q, kv] scores (fp32 softmax + 16-bit copy)"

@@ -19,7 +19,7 @@ from ..quant import weight_bytes
 from ..resolve import ResolvedModel, resolve_model
 from ..runtimes.transformers import inference_forward_bytes
 from ..schemas import EstimateRequest, EstimateResult, Params
-from .training import ce_bytes, saved_activations, train_plan
+from .training import ce_bytes, loss_pinned, saved_activations, train_plan
 
 
 def rl(
@@ -71,8 +71,15 @@ def rl(
                 + seqs * seq * a.vocab_size * 6
             )
             phases.append(Phase("reference_forward", merge(base, {"activations": ref_act})))
-        phases.append(Phase("backward_start", merge(base, {"activations": saved, "logits": ce_bwd})))
-        phases.append(Phase("forward", merge(base, {"activations": saved, "logits": ce_fwd})))
+        dpo_pin = (
+            None
+            if req.chunked_ce
+            else loss_pinned(
+                method == "full", req.grad_checkpointing == "full", seqs * seq * a.vocab_size * 4 // req.tp
+            )
+        )
+        phases.append(Phase("backward_start", merge(base, {"activations": saved, "logits": ce_bwd}), dpo_pin))
+        phases.append(Phase("forward", merge(base, {"activations": saved, "logits": ce_fwd}), dpo_pin))
     else:
         k, prompt, comp = req.num_generations, req.prompt_len, req.completion_len
         # TRL's meaning (trl/trainer/grpo_config.py): per_device_train_batch_size counts completions per device
@@ -137,6 +144,12 @@ def rl(
             Phase(
                 "policy_backward_start",
                 merge(base, {"gradients": grads_prev, "activations": saved, "logits": logits}),
+                # the [B, C + 1, V] logits gradient is the loss-sized segment the allocator loses here
+                loss_pinned(
+                    method == "full",
+                    req.grad_checkpointing == "full",
+                    act_bytes * seqs * (comp + 1) * a.vocab_size // req.tp,
+                ),
             )
         )
         if req.grad_checkpointing == "full":

@@ -20,7 +20,7 @@ from ..kernels import effective_attention, math_attention_note
 from ..lora import LoraTargetError, lora_plan
 from ..parallel import GatheredSet, Sharding, fsdp_gathered, shard, sharding, weights_per_gpu, zero3_gathered
 from ..params import count_params, layer_params, linear_shapes
-from ..phases import Ctx, Phase, finish, merge
+from ..phases import Ctx, Phase, Pinned, finish, merge
 from ..quant import WeightBytes, weight_bytes
 from ..resolve import ResolvedModel, resolve_model
 from ..schemas import EstimateRequest, EstimateResult, Params
@@ -415,6 +415,24 @@ def ce_bytes(ctx: Ctx, a: ArchSpec, tokens: int, act_bytes: int) -> tuple[int, i
     return knobs.loss_bytes(ctx, a, tokens, act_bytes)
 
 
+def loss_pinned(base_trainable: bool, full_ckpt: bool, unit: int) -> Pinned | None:
+    """Whether the fp32 loss buffer's segment stays pinned at the next loss (device.CachingAllocator).
+
+    Full training creates parameter-sized gradients and optimizer states after the first loss, which best fit
+    places in the cached loss segments (validation/ALLOCATOR.md §4: 0.28–1.74 buffers over five replays).
+    Adapter training creates almost nothing long-lived: with full checkpointing the reserve is the scattered
+    share (the LoRA-8B replay: 0.11 buffers, 1.5 % of the peak; Unsloth's HF QLoRA context limits agree), without
+    it step-2 activations displaced into loss segments pin about two thirds of one (0.64–0.75).
+    """
+    if base_trainable:
+        return Pinned("loss", unit)
+    if full_ckpt:
+        return Pinned(
+            "loss_scattered", unit
+        )  # reserve: the scattered share; the buffer is still cached after
+    return Pinned("loss_adapters", unit)
+
+
 def training(
     req: EstimateRequest, model: ResolvedModel | None = None, extra: dict[str, int] | None = None
 ) -> EstimateResult:
@@ -475,6 +493,13 @@ def training(
     amp_bwd = {"weights": plan.amp.lm_head if full_ckpt else plan.amp.all} if plan.amp.all else {}
     amp_recompute = {"weights": plan.amp.layer} if plan.amp.all else {}
     root_g = {"gradients": g.root_grads}
+    # At the loss the caching allocator loses one fp32 [tokens, vocab] segment (device.CachingAllocator); a chunked
+    # loss has no such buffer.
+    loss_pin = (
+        None
+        if req.chunked_ce
+        else loss_pinned(plan.setup.base_trainable, full_ckpt, tokens * a.vocab_size * 4 // req.tp)
+    )
     phases = [
         Phase(
             "forward",
@@ -484,6 +509,7 @@ def training(
                 amp_fwd,
                 {"gradients": grads_prev, "activations": saved + extra_act, "logits": ce_fwd},
             ),
+            loss_pin,
         ),
         Phase(
             "backward_start",
@@ -494,6 +520,7 @@ def training(
                 root_g,
                 {"gradients": grads_prev + grads.held, "activations": saved + extra_act, "logits": ce_bwd},
             ),
+            loss_pin,
         ),
     ]
     layer_step = {"gradients": grads.during_layers + g.unit_grads, "weights": plan.dequant}
