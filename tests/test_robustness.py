@@ -307,7 +307,12 @@ def test_unexpected_exceptions_are_one_coded_line_without_traceback(monkeypatch:
         ({"model": "gpt-9"}, "error.model.unknown", "model", {"got": "'gpt-9'"}),
         ({"gpu": "tpu-v9"}, "error.gpu.unknown", "gpu", {"got": "'tpu-v9'"}),
         ({"weights": "q9_z"}, "error.weights.unknown", "weights", {"got": "'q9_z'"}),
-        ({"weights": "q4_k_m"}, "error.weights.gguf_needs_llama_cpp", "weights", {"got": "q4_k_m"}),
+        (
+            {"weights": "q4_k_m", "runtime": "transformers"},
+            "error.weights.gguf_needs_llama_cpp",
+            "weights",
+            {"got": "q4_k_m"},
+        ),
         (
             {"mode": "finetune", "lora_targets": "c_attn"},
             "error.lora_targets.unknown",

@@ -95,6 +95,9 @@ class GpuEntry(_Strict):
     vendor: Literal["nvidia", "amd", "apple", "intel", "google"]
     segment: Literal["consumer", "workstation", "datacenter", "unified"]
     architecture: Architecture
+    aliases: list[str] = Field(
+        default_factory=list, description="Other names people use for this GPU (lower-case, e.g. 'a100')."
+    )
     compute_capability: str | None = Field(
         default=None,
         pattern=r"^\d+\.\d+$",
@@ -193,10 +196,45 @@ class Catalog(BaseModel):
             raise CatalogError.of("error.model.unknown", "model", got=shown(model_id)) from None
 
     def gpu(self, gpu_id: str) -> GpuEntry:
-        try:
-            return self.gpus[gpu_id.lower()]
-        except KeyError:
-            raise CatalogError.of("error.gpu.unknown", "gpu", got=shown(gpu_id)) from None
+        """A GPU by id or by a common name (``4090``, ``h100``, ``A100 40GB``, ``NVIDIA GeForce RTX 3090``)."""
+        hit = self.gpus.get(gpu_id.lower()) or self.gpus.get(gpu_aliases(self.gpus).get(gpu_key(gpu_id), ""))
+        if hit is None:
+            raise CatalogError.of("error.gpu.unknown", "gpu", got=shown(gpu_id))
+        return hit
+
+
+# Words people add to GPU names that the ids leave out, and id parts they leave off.
+_GPU_NOISE = re.compile(r"\b(nvidia|geforce|amd|instinct|radeon|tesla)\b")
+_GPU_OPTIONAL = ("rtx-", "-sxm", "-sxm2", "-sxm4", "-sxm5")
+
+
+def gpu_key(name: str) -> str:
+    """A name as a lookup key: lower case, vendor words dropped, runs of spaces/underscores as one dash."""
+    text = _GPU_NOISE.sub(" ", name.lower())
+    return re.sub(r"[\s_]+", "-", text.strip()).strip("-")
+
+
+_ALIASES: dict[int, dict[str, str]] = {}
+
+
+def gpu_aliases(gpus: dict[str, GpuEntry]) -> dict[str, str]:
+    """Common names → GPU id: each id without its optional parts (``rtx-``, ``-sxm``…), plus the entries' own
+    ``aliases``. A name two GPUs could claim is left out (``h100`` is the SXM part only because the PCIe and NVL
+    ids keep their suffixes)."""
+    hit = _ALIASES.get(id(gpus))
+    if hit is not None:
+        return hit
+    claims: dict[str, set[str]] = {}
+    for gid, g in gpus.items():
+        names = {gid, gpu_key(g.name), *g.aliases}
+        for name in list(names):
+            for part in _GPU_OPTIONAL:
+                names.add(name.replace(part, "") if part.startswith("-") else name.removeprefix(part))
+        for name in names:
+            claims.setdefault(gpu_key(name), set()).add(gid)
+    out = {name: next(iter(ids)) for name, ids in claims.items() if len(ids) == 1}
+    _ALIASES[id(gpus)] = out
+    return out
 
 
 def data_dir() -> Path:

@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 GB = 10**9
@@ -102,6 +103,15 @@ def _load_model_arg(value: str) -> dict[str, Any]:
         if exc.message.code == "error.json.not_object":
             raise CliError(f"{_shown_path(value)}: config.json must be a JSON object") from None
         raise CliError(f"{_shown_path(value)}: {exc}") from None
+    if not data.get("_name_or_path"):
+        # Name a custom model after its file: the folder of a config.json, else the file's own name.
+        path = Path(value)
+        data = {
+            **data,
+            "_name_or_path": path.parent.name
+            if path.name == "config.json" and path.parent.name
+            else path.stem,
+        }
     return {"config": data, "model": None}
 
 
@@ -344,6 +354,16 @@ def _request(args: argparse.Namespace) -> Any:
         if args.optimizer and args.optimizer != HF_OPTIM_NAMES[args.optim]:
             raise CliError(f"--optim {args.optim} and --optimizer {args.optimizer} disagree: give one")
         data["optimizer"] = HF_OPTIM_NAMES[args.optim]
+    if data.get("mode") == "grpo" and "method" in data:
+        # GRPO's adapter choice is --policy; --method (the fine-tuning flag) is accepted as its other spelling.
+        method = data.pop("method")
+        if method not in ("full", "lora"):
+            raise CliError(
+                f"--mode grpo trains a full or LoRA policy: use --policy full|lora, not --method {method}"
+            )
+        if data.get("policy", method) != method:
+            raise CliError(f"--method {method} and --policy {data['policy']} disagree: give one")
+        data["policy"] = method
     data.setdefault("gpu", None)
     return EstimateRequest.model_validate(data)
 

@@ -9,6 +9,8 @@ re-exported here because callers (planning, the CLI, the web API) know them by t
 from __future__ import annotations
 
 from .errors import EstimateError
+from .messages import Message, msg, register
+from .quant import HF_FORMATS, is_gguf, normalise_format
 from .resolve import ResolvedModel, resolve_model
 from .schemas import EstimateRequest, EstimateResult
 from .workloads.inference import inference
@@ -26,9 +28,33 @@ def estimate(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateResul
     ``layer_scan``: for llama.cpp inference, also size every ``-ngl`` (``details.llama_cpp.gpu_total_by_layers``)
     for planning's inverse search.
     """
+    req, inferred = runtime_for_weights(req)
     result = _estimate(req, layer_scan)
+    if inferred is not None:
+        result.assumptions.insert(0, inferred.text)
     result.warnings.extend(m.text for m in plausibility_warnings(req, resolve_model(req), result))
     return result
+
+
+register(
+    {
+        "runtime.inferred_llama_cpp": "Runtime llama.cpp: weights {weights} is a GGUF type, which only llama.cpp loads",
+    }
+)
+
+
+def runtime_for_weights(req: EstimateRequest) -> tuple[EstimateRequest, Message | None]:
+    """A GGUF-only weight format means llama.cpp when the request names no runtime (``vram estimate -w q4_k_m``)."""
+    inference = req.mode == "inference" or (req.mode == "multimodal" and req.task == "inference")
+    if "runtime" in req.model_fields_set or not inference:
+        return req, None
+    try:
+        fmt = normalise_format(req.weights)
+    except ValueError:
+        return req, None
+    if not is_gguf(fmt) or fmt in HF_FORMATS:
+        return req, None
+    return req.model_copy(update={"runtime": "llama.cpp"}), msg("runtime.inferred_llama_cpp", weights=fmt)
 
 
 def _estimate(req: EstimateRequest, layer_scan: bool) -> EstimateResult:
