@@ -486,6 +486,19 @@ export function renderMini(box, report, status) {
   );
 }
 
+/** One line on why the card number exceeds the tensor peak: the allocator's reserve and memory outside it. */
+function whyMore(e) {
+  const a = e.details && e.details.allocator;
+  if (!a) return null;
+  const text = t("r.why_more", {
+    peak: gb(e.peak_allocated_bytes),
+    reserve: gb(a.reserve_bytes),
+    outside: gb(a.outside_allocator_bytes),
+  });
+  const expandable = a.mode === "default" ? ` ${t("r.why_expandable", { gb: gb(a.expandable_limit_bytes + a.outside_allocator_bytes), setting: a.setting })}` : "";
+  return h("div.total-why.muted.small", { testid: "total-why", text: text + expandable });
+}
+
 /**
  * Render a report into `root`. status: "prerendered" | "live" | "pending" | "invalid" | "stale".
  */
@@ -517,6 +530,7 @@ export function renderResult(root, report, request, status) {
     h("div.total-sub.muted", {
       text: `= ${gib(e.total_bytes)} GiB · ${t("r.peak_alloc")} ${gb(e.peak_allocated_bytes)} GB`,
     }),
+    whyMore(e),
   );
   const warnings = (e.warnings || []).length
     ? h("ul.warnings", { testid: "warnings", role: "note" }, e.warnings.map((w) => msgNode("li", w)))
