@@ -9,6 +9,7 @@ re-exported here because callers (planning, the CLI, the web API) know them by t
 from __future__ import annotations
 
 from .errors import EstimateError
+from .messages import msg, register
 from .resolve import ResolvedModel, resolve_model
 from .schemas import EstimateRequest, EstimateResult
 from .workloads.inference import inference
@@ -19,6 +20,11 @@ from .workloads.training import training
 
 __all__ = ["EstimateError", "ResolvedModel", "estimate", "resolve_model"]
 
+register({
+    "estimate.text_only_multimodal": "Text-only use of a multimodal model: its vision/audio towers ({params:,} "
+    "parameters, 16-bit) are loaded but see no media",
+})  # fmt: skip
+
 
 def estimate(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateResult:
     """Memory per device for one request, with warnings for inputs that cannot run as asked.
@@ -27,7 +33,7 @@ def estimate(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateResul
     for planning's inverse search.
     """
     result = _estimate(req, layer_scan)
-    result.warnings.extend(m.text for m in plausibility_warnings(req, resolve_model(req), result))
+    result.warnings.extend(plausibility_warnings(req, resolve_model(req), result))
     return result
 
 
@@ -43,8 +49,5 @@ def _estimate(req: EstimateRequest, layer_scan: bool) -> EstimateResult:
     else:
         result = rl(req, model, extra)
     if extra:
-        result.assumptions.append(
-            f"Text-only use of a multimodal model: its vision/audio towers ({extra['params']:,} parameters, 16-bit) "
-            "are loaded but see no media"
-        )
+        result.assumptions.append(msg("estimate.text_only_multimodal", params=extra["params"]))
     return result

@@ -221,7 +221,7 @@ export function buildForm(form, ctx) {
         { testid: "custom-active" },
         h("strong", { text: t("m.custom_active") }),
         " ",
-        h("span", { testid: "config-summary", text: ctx.ui.configSummary || String(state.config.model_type ?? "") }),
+        h("span", { testid: "config-summary", text: msgText(ctx.ui.configSummary) || String(state.config.model_type ?? "") }),
         " ",
         h("button.btn.small", { type: "button", testid: "config-clear", onclick: () => ctx.handlers.clearConfig(), text: t("m.use_catalog") }),
       )

@@ -686,7 +686,8 @@ async function applyConfigText(text, { err, note }) {
   }
   try {
     const info = await app.engine.call("parse_config", { config: cfg });
-    app.ui.configSummaries[app.state.mode] = String(info.summary ?? info.model_type ?? "");
+    // The summary is an engine message (rendered in the page's language by form.js), or the model_type.
+    app.ui.configSummaries[app.state.mode] = info.summary ?? String(info.model_type ?? "");
     app.ui.customOpen = false;
     app.state.config = cfg;
     delete app.errors.model;
