@@ -417,14 +417,14 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
     model = resolve_model(req)
     a = model.arch
     pc = count_params(a)
-    notes = [msg("throughput.estimates")]
     n = req.gpus
     bandwidth = gpu.bandwidth_gbps * 1e9 * n
     flops = gpu.bf16_tflops * 1e12 * n
     active = pc.active
     # Attention FLOPs per token at context s: 2 (QK and AV) × 2 FLOPs × layers × heads × head_dim × s.
     attn_per_token = 4 * a.num_layers * a.num_heads * a.head_dim
-    out = Throughput(gpu=gpu.id, notes=notes)
+    out = Throughput(gpu=gpu.id, notes=[msg("throughput.estimates")])
+    notes = out.notes  # the model's own list (pydantic copies a list passed to it)
     if _is_llama_cpp(req) and "llama_cpp" in result.details:
         return llama_cpp_throughput(req, result, gpu, out)
     if req.mode in ("inference", "multimodal") and (req.mode != "multimodal" or req.task == "inference"):
