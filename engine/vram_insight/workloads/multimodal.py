@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..arch import ArchSpec, ConfigError
 from ..errors import EstimateError
-from ..messages import msg, register
+from ..messages import msg, register, unique
 from ..quant import kv_dtype_bits
 from ..resolve import ResolvedModel, resolve_model
 from ..schemas import EstimateRequest, EstimateResult
@@ -72,13 +72,15 @@ def multimodal(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateRes
         result = inference(req.model_copy(update={"mode": "multimodal"}), model, extra, layer_scan=layer_scan)
     else:
         result = training(req.model_copy(update={"mode": "multimodal"}), model, extra)
-    result.assumptions.extend(tokens.notes)
     code = (
         "multimodal.media"
         if not training_task
         else ("multimodal.media_trained" if req.train_vision_tower else "multimodal.media_frozen")
     )
-    result.assumptions.append(msg(code, tokens=tokens.llm_tokens, params=tower_params))
+    # What the model split assumed (defaults filled in, approximate towers, modules not counted), then the media.
+    tower_notes = [note for tower in mm.towers for note in tower.notes]
+    result.assumptions = unique([*result.assumptions, *mm.assumptions, *tower_notes, *tokens.notes,
+                                 msg(code, tokens=tokens.llm_tokens, params=tower_params)])  # fmt: skip
     result.details["media_tokens"] = tokens.llm_tokens
     result.details["encoder_positions"] = dict(tokens.encoder_positions)
     result.details["tower_params"] = {t.name: t.params for t in mm.towers} | {
