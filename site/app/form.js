@@ -461,8 +461,11 @@ export function showErrors(form, errors) {
   const general = $("[data-testid='form-error']", form);
   const f = errors._form;
   general.hidden = !f;
-  general.textContent = !f ? "" : f.field ? `${fieldLabel(form, f.field)}: ${msgText(f.msg)}` : msgText(f.msg);
+  general.textContent = !f ? "" : f.field && !namesField(f.msg) ? `${fieldLabel(form, f.field)}: ${msgText(f.msg)}` : msgText(f.msg);
 }
+
+/** Whether an engine message already names its field (a {field} parameter, rendered as the form's label). */
+export const namesField = (m) => !!m && typeof m === "object" && typeof m.params?.field === "string";
 
 /** A field as the form labels it (translated; the batch label follows the workload), for error lines. */
 export function fieldLabel(form, key) {
