@@ -523,7 +523,9 @@ def test_invalid_values_show_inline_engine_messages(app: Session):
     page.fill("[data-testid=input-batch_size]", "0")
     err = page.locator("[data-testid=error-batch_size]")
     err.wait_for(state="visible")
-    assert "batch_size must be at least 1" in err.text_content()
+    # The engine's error names the field; the page names it as the form labels it.
+    label = page.text_content("label[for=f-batch_size]").strip()
+    assert f"{label} must be at least 1" in err.text_content()
     assert page.get_attribute("[data-testid=input-batch_size]", "aria-invalid") == "true"
     assert page.get_attribute("[data-testid=result-status]", "data-status") == "invalid"
     page.fill("[data-testid=input-batch_size]", "1.5")

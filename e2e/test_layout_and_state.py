@@ -184,29 +184,92 @@ def test_message_renderer_matches_the_engine_format(app_page, web_api):
     assert out["plain"] == {"text": "A plain string", "code": None, "translated": False}
 
 
-def engine_sends_message_codes(web_api) -> bool:
-    reply = json.loads(web_api.call("estimate", json.dumps(DEFAULTS)))
-    return all(isinstance(a, dict) and "code" in a for a in reply["result"]["assumptions"])
+def test_message_renderer_nests_messages_and_names_fields_as_the_form(app_page, web_api):
+    """A parameter that is a message is rendered in place (and counts for 'translated'); an error's {field} is the
+    form's label for that input, not the engine's field name."""
+    page = app_page.page
+    reset(app_page)
+    result = engine_report(web_api, DEFAULTS)["estimate"]
+    weights = next(a for a in result["assumptions"] if a["code"] == "inference.weights")
+    assert isinstance(weights["params"]["format"], dict)  # a nested message
+    label = page.text_content("label[for=f-batch_size]").strip()
+    out = page.evaluate(
+        """async ([weights]) => {
+            const i18n = await import('./app/i18n.js');
+            const nested = i18n.renderMessage(weights);
+            const unknownInner = i18n.renderMessage({code: 'inference.weights', text: 'x',
+                params: {format: {code: 'no.such.code', params: {}, text: 'Engine text'}}});
+            const error = i18n.renderMessage({code: 'error.input.ge', params: {field: 'batch_size', limit: 1},
+                text: 'batch_size must be at least 1'});
+            const configKey = i18n.renderMessage({code: 'error.input.ge', params: {field: 'config.hidden_size', limit: 1},
+                text: ''});
+            return {nested, unknownInner, error, configKey};
+        }""",
+        [weights],
+    )
+    assert out["nested"] == {"text": weights["text"], "code": "inference.weights", "translated": True}
+    assert out["unknownInner"] == {
+        "text": "Weights: Engine text",
+        "code": "inference.weights",
+        "translated": False,
+    }
+    assert out["error"]["text"] == f"{label} must be at least 1" and label != "batch_size"
+    assert out["configKey"]["text"] == "hidden_size must be at least 1"
 
 
 def test_no_untranslated_engine_message_in_chinese(browser, base_url, web_api):
-    """In zh-CN every assumption, warning, note and reason on screen comes from a Chinese template."""
-    if not engine_sends_message_codes(web_api):
-        pytest.xfail("the engine does not send message codes yet (issue 12, item 2: engine side)")
+    """In zh-CN every assumption, warning, note, recommendation reason and error on screen comes from a Chinese
+    template: each tab, vLLM and llama.cpp, a request that warns, and a rejected value."""
     s = new_session(browser, base_url, DESKTOP, "zh-CN")
+    zh = I18N["zh-CN"]
     try:
         page = s.page
         open_app(page, base_url)
+        where: set[str] = set()
+
+        def check(what: str) -> None:
+            shown = page.eval_on_selector_all(
+                "#result [data-translated]",  # every engine message (result.js msgNode)
+                "els => els.map(e => [e.dataset.msg, e.dataset.translated, e.textContent,"
+                " e.parentElement.closest('[data-testid]')?.dataset.testid ?? ''])",
+            )
+            assert shown, what
+            untranslated = [m for m in shown if m[1] != "1" or not m[0]]
+            assert untranslated == [], (what, untranslated)
+            # Translated means Chinese prose: no message reads as an English sentence.
+            english = [
+                m for m in shown if not any("\u4e00" <= ch <= "\u9fff" for ch in m[2]) and " the " in m[2]
+            ]
+            assert english == [], (what, english)
+            where.update(m[3] for m in shown)
+
         for tab in ("inference", "finetune", "training", "grpo", "multimodal"):
             page.click(f"[data-testid=tab-{tab}]")
             wait_live(page)
-            shown = page.eval_on_selector_all(
-                "#result [data-msg]",
-                "els => els.map(e => [e.dataset.msg, e.dataset.translated, e.textContent])",
-            )
-            assert shown, tab
-            untranslated = [m for m in shown if m[1] != "1"]
-            assert untranslated == [], (tab, untranslated)
+            check(tab)
+        page.click("[data-testid=tab-inference]")
+        wait_live(page)
+        for runtime in ("vllm", "llama.cpp"):
+            page.select_option("[data-testid=input-runtime]", runtime)
+            wait_live(page)
+            check(runtime)
+        page.select_option("[data-testid=input-runtime]", "transformers")
+        page.fill(
+            "[data-testid=input-seq_len]", "200000"
+        )  # past Llama 3.1's 131,072-token context: a warning
+        wait_live(page)
+        check("warning")
+        assert page.eval_on_selector_all("[data-testid=warnings] [data-translated]", "els => els.length") >= 1
+        # Every kind of engine message was on screen (and translated).
+        for part in ("assumptions", "warnings", "inverse", "throughput", "recs-table"):
+            assert part in where, (part, where)
+        # A rejected value: the engine's error in Chinese, naming the input as its label does.
+        page.fill("[data-testid=input-batch_size]", "0")
+        err = page.locator("[data-testid=error-batch_size]")
+        err.wait_for(state="visible")
+        label = page.text_content("label[for=f-batch_size]").strip()
+        assert label == zh["f.batch_size_inf"]
+        assert err.text_content() == py_render(zh["msg.error.input.ge"], {"field": label, "limit": 1})
     finally:
         s.close()
 

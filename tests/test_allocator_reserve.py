@@ -66,7 +66,7 @@ def test_expandable_suggestion_appears_exactly_when_it_would_fit() -> None:
         cap = load_catalog().gpu("rtx-pro-6000-blackwell").memory_bytes
         expandable_total = a["expandable_limit_bytes"] + a["outside_allocator_bytes"]
         should = expandable_total <= cap < r.total_bytes
-        said = any("expandable_segments:True" in w and "fits" in w for w in r.warnings)
+        said = any("expandable_segments:True" in w.text and "fits" in w.text for w in r.warnings)
         assert said == should, batch
         seen |= should
     assert seen, "the sweep never crossed the expandable window"

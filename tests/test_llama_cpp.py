@@ -212,7 +212,7 @@ def test_largest_gpu_layers_fits_and_one_more_does_not(model: str, gpu: str, seq
 def test_inverse_reports_fit_and_ollama_choices() -> None:
     rep = report(EstimateRequest(model="llama-3.1-70b", runtime="llama.cpp", weights="q4_k_m", seq_len=8192,
                                  gpu="rtx-4090", ollama_gpu_overhead=2 * 2**30))  # fmt: skip
-    notes = " ".join(rep.inverse.notes)
+    notes = " ".join(n.text for n in rep.inverse.notes)
     assert "--fit" in notes and "Ollama" in notes and "2,505 MiB" in notes  # 457 MiB + 2048 MiB
     assert rep.inverse.max_batch_size is None and rep.inverse.max_gpu_layers is not None
 

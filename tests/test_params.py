@@ -80,7 +80,7 @@ def test_unknown_model_type_is_read_as_generic_decoder() -> None:
     cfg = {"model_type": "brand_new_lm", "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 2,
            "num_attention_heads": 8, "vocab_size": 1000}  # fmt: skip
     a = parse_config(cfg)
-    assert any("generic" in note for note in a.assumptions)
+    assert any("generic" in note.text for note in a.assumptions)
     # untied embed + head, 2 × (4·1024² attention + 3·1024·4096 gated MLP + 2·1024 norms) + final norm
     assert count_params(a).total == 2 * 1_024_000 + 2 * (4 * 1024**2 + 3 * 1024 * 4096 + 2048) + 1024
 

@@ -40,7 +40,7 @@ def test_grpo_inverse_is_about_completion_length() -> None:
         model="qwen2.5-1.5b", mode="grpo", prompt_len=512, completion_len=256, gpu="rtx-4090"
     )
     inv = inverse(req, CAT.gpu("rtx-4090"))
-    assert any("completion" in n for n in inv.notes)
+    assert any("completion" in n.text for n in inv.notes)
     assert fits(req, "rtx-4090", completion_len=inv.max_seq_len)
 
 
@@ -61,6 +61,6 @@ def test_report_and_throughput_are_labelled_estimates() -> None:
     rep = report(req)
     assert rep.fit is not None and rep.fit.fits
     tp = throughput(req, rep.estimate, CAT.gpu("h100-sxm"))
-    assert tp.decode_tokens_per_s and any("Estimates" in n for n in tp.notes)
+    assert tp.decode_tokens_per_s and any("Estimates" in n.text for n in tp.notes)
     # Roofline: one decode step reads ≈16.06 GB of bf16 weights + the KV cache at 3,350 GB/s → ≤ ~210 tokens/s.
     assert 150 < tp.decode_tokens_per_s < 210

@@ -216,7 +216,7 @@ def test_mxfp4_dequantizes_to_bf16_where_transformers_has_no_kernels() -> None:
     t4 = estimate(EstimateRequest(model="gpt-oss-20b", weights="mxfp4", seq_len=1024, gpu="t4"))
     assert v100.components["weights"] == 2 * 20_914_757_184  # every parameter in bf16 (official count)
     assert round(t4.components["weights"] / GiB, 1) == 12.8
-    assert any("dequantizes MXFP4" in w for w in v100.warnings)
+    assert any("dequantizes MXFP4" in w.text for w in v100.warnings)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ TINY = {
 
 
 def warnings(**kw) -> list[str]:
-    return estimate(EstimateRequest(**kw)).warnings
+    return [w.text for w in estimate(EstimateRequest(**kw)).warnings]
 
 
 def test_the_ten_million_token_context_of_the_issue_warns_twice() -> None:

@@ -31,7 +31,7 @@ def test_batch_counts_completions_not_prompts() -> None:
 
 
 def test_trl_divisibility_rule_is_a_warning() -> None:
-    assert any("generation_batch_size" in w for w in grpo(batch_size=4).warnings)
+    assert any("generation_batch_size" in w.text for w in grpo(batch_size=4).warnings)
     assert not grpo(batch_size=8).warnings
     assert not grpo(batch_size=4, gpus=2, zero=2).warnings  # 4 × 2 processes = 8
 

@@ -73,7 +73,7 @@ def test_config_without_model_type_is_read_as_a_generic_decoder() -> None:
     del cfg["model_type"]
     data = call("parse_config", {"config": cfg})
     assert data["ok"], data
-    assert any("no model_type" in a for a in data["result"]["assumptions"])
+    assert any("no model_type" in a["text"] for a in data["result"]["assumptions"])
     # Llama-3-8B-shaped: embed + untied head 2·128,256·4096, 32 × (attention 4096·(4096 + 2·1024 + 4096)
     # + SwiGLU 3·4096·14336 + 2 norms 4096) + final norm 4096.
     per_layer = 4096 * (4096 + 2 * 1024 + 4096) + 3 * 4096 * 14336 + 2 * 4096

@@ -136,7 +136,7 @@ def test_inverse_longest_context_for_the_concurrency() -> None:
 
 def test_pool_too_small_is_reported() -> None:
     res = estimate(vreq(model="llama-3.1-70b", gpu="rtx-4090", weights="int4", seq_len=131_072))
-    assert any("refuse to start" in w for w in res.warnings)
+    assert any("refuse to start" in w.text for w in res.warnings)
     assert res.details["vllm"]["num_gpu_blocks"] < res.details["vllm"]["blocks_per_request"]
 
 

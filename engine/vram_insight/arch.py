@@ -13,11 +13,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .limits import check_config
-from .messages import ConfigError, shown
+from .messages import ConfigError, Message, msg, register, shown
 
 __all__ = ["ArchSpec", "ConfigError", "LayerSpec", "MLASpec", "MoESpec", "language_config", "parse_config"]
 
 AttentionKind = Literal["full", "sliding", "chunked"]
+
+register({
+    "arch.no_model_type": "config has no model_type: read as a generic Llama-style decoder (SwiGLU, RMSNorm, RoPE)",
+    "arch.unknown_model_type": "model_type {model_type} is not one the engine knows: read as a generic Llama-style "
+    "decoder (SwiGLU MLP, RMSNorm, no biases) from its standard fields",
+    "arch.layers_overridden": "layer count overridden: {layers} instead of the config's {config_layers}",
+    "arch.intermediate_default": "intermediate_size missing: assumed 4 × hidden_size",
+    "arch.sliding_window_unused": "sliding_window is present but use_sliding_window is false: full attention in "
+    "every layer",
+})  # fmt: skip
 
 
 class LayerSpec(BaseModel):
@@ -84,7 +94,7 @@ class ArchSpec(BaseModel):
     extra_params: dict[str, int] = Field(
         default_factory=dict, description="Named tensors outside the pattern."
     )
-    assumptions: list[str] = Field(default_factory=list)
+    assumptions: list[Message] = Field(default_factory=list)
 
     @property
     def num_layers(self) -> int:
@@ -188,9 +198,11 @@ def language_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _layer_kinds(cfg: dict[str, Any], model_type: str, n_layers: int) -> tuple[list[LayerSpec], list[str]]:
+def _layer_kinds(
+    cfg: dict[str, Any], model_type: str, n_layers: int
+) -> tuple[list[LayerSpec], list[Message]]:
     """Per-layer attention kind: full, sliding window (Mistral, Gemma-2/3, gpt-oss) or chunked (Llama 4)."""
-    notes: list[str] = []
+    notes: list[Message] = []
     window = _opt_int(cfg, "sliding_window")
     layer_types = cfg.get("layer_types")
     kinds: list[tuple[AttentionKind, int | None]] = [("full", None)] * n_layers
@@ -223,9 +235,7 @@ def _layer_kinds(cfg: dict[str, Any], model_type: str, n_layers: int) -> tuple[l
                 ("sliding", window) if i >= max_window_layers else ("full", None) for i in range(n_layers)
             ]
         else:
-            notes.append(
-                "sliding_window is present but use_sliding_window is false: full attention in every layer"
-            )
+            notes.append(msg("arch.sliding_window_unused"))
     elif window and model_type in ("mistral", "mixtral", "phi3", "starcoder2", "generic"):
         kinds = [("sliding", window)] * n_layers
     # One LayerSpec object per kind (a 1,024-layer model has at most 3 kinds).
@@ -324,25 +334,20 @@ def parse_config(config: dict[str, Any], num_layers: int | None = None) -> ArchS
 def _parse_language(cfg: dict[str, Any], num_layers: int | None) -> ArchSpec:
     """:func:`parse_config` for the decoder's own (possibly merged) config."""
     model_type = str(cfg.get("model_type") or "").lower()
-    notes: list[str] = []
+    notes: list[Message] = []
     if model_type.endswith("_text") and model_type not in KNOWN_TYPES:
         model_type = model_type.removesuffix("_text")
     mt = model_type if model_type in KNOWN_TYPES else "generic"  # the family whose rules apply
     if not model_type:
-        notes.append(
-            "config has no model_type: read as a generic Llama-style decoder (SwiGLU, RMSNorm, RoPE)"
-        )
+        notes.append(msg("arch.no_model_type"))
         model_type = "generic"
     elif model_type not in KNOWN_TYPES:
-        notes.append(
-            f"model_type {shown(model_type)} is not one the engine knows: read as a generic Llama-style decoder "
-            "(SwiGLU MLP, RMSNorm, no biases) from its standard fields"
-        )
+        notes.append(msg("arch.unknown_model_type", model_type=shown(model_type)))
     hidden = _require_int(cfg, "hidden_size", "n_embd", "d_model")
     n_layers_cfg = _require_int(cfg, "num_hidden_layers", "num_layers", "n_layer")
     n_layers = num_layers or n_layers_cfg
     if num_layers and num_layers != n_layers_cfg:
-        notes.append(f"layer count overridden: {num_layers} instead of the config's {n_layers_cfg}")
+        notes.append(msg("arch.layers_overridden", layers=num_layers, config_layers=n_layers_cfg))
     n_heads = _require_int(cfg, "num_attention_heads", "n_head")
     vocab = _require_int(cfg, "padded_vocab_size", "vocab_size")
 
@@ -362,7 +367,7 @@ def _parse_language(cfg: dict[str, Any], num_layers: int | None) -> ArchSpec:
         )
         if intermediate is None:
             intermediate = 4 * hidden
-            notes.append("intermediate_size missing: assumed 4 × hidden_size")
+            notes.append(msg("arch.intermediate_default"))
     if n_heads % n_kv:
         raise ConfigError.of("error.config.heads_not_multiple", "config.num_key_value_heads",
                              heads=n_heads, kv_heads=n_kv)  # fmt: skip

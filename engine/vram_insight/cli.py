@@ -397,9 +397,9 @@ def _print_estimate(res: Any) -> None:
     print(f"  parameters: total {p.total:,} · active {p.active:,} · trainable {p.trainable:,}")
     print("  assumptions:")
     for line in res.assumptions:
-        print(f"    - {line}")
+        print(f"    - {line.text}")
     for line in res.warnings:
-        print(f"  warning: {line}")
+        print(f"  warning: {line.text}")
     if "llama_cpp" in res.details:
         _print_llama_cpp(res.details["llama_cpp"])
 
@@ -473,7 +473,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"  on {i.count} × {i.gpu}: max batch {i.max_batch_size}, max seq_len {i.max_seq_len}"
               + (f", max -ngl {i.max_gpu_layers}" if i.max_gpu_layers is not None else ""))  # fmt: skip
         for n in i.notes:
-            print(f"    - {n}")
+            print(f"    - {n.text}")
     if rep.throughput:
         t = rep.throughput
         for k in ("decode_tokens_per_s", "prefill_seconds", "train_tokens_per_s", "step_seconds"):
@@ -488,7 +488,7 @@ def _print_recommendations(recs: list[Any]) -> None:
         price = f"${r.cloud_usd_per_hour:,.2f}/h" if r.cloud_usd_per_hour else ""
         buy = f"${r.launch_price_usd:,.0f}" if r.launch_price_usd else ""
         print(
-            f"    {r.count} × {r.gpu_name:<28} {r.strategy:<28} headroom {r.headroom_fraction:6.1%} {price:>10} {buy:>9}"
+            f"    {r.count} × {r.gpu_name:<28} {r.strategy.text:<28} headroom {r.headroom_fraction:6.1%} {price:>10} {buy:>9}"
         )
 
 
@@ -541,7 +541,7 @@ def cmd_inverse(args: argparse.Namespace) -> int:
               f"max concurrent sequences {inv.max_concurrent_sequences}"
               + (f", max -ngl {inv.max_gpu_layers}" if inv.max_gpu_layers is not None else ""))  # fmt: skip
         for n in inv.notes:
-            print(f"  - {n}")
+            print(f"  - {n.text}")
     return 0
 
 

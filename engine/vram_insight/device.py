@@ -37,6 +37,10 @@ register({
     "device.workspace": "cuBLAS workspace {workspace_mib:.1f} MiB inside the allocator (CUBLAS_WORKSPACE_CONFIG default)",
     "device.nccl": "NCCL buffers {nccl_gib:.2f} GiB per process ({how})",
     "device.cpu": "CPU run: no CUDA context, workspace or allocator reserve",
+    "device.set_by": "set by {flag}",
+    "device.estimated": "estimated from the nearest measured GPU",
+    "device.measured": "measured",
+    "device.nccl_group": "all-reduce communicator of {gpus} GPUs",
 })  # fmt: skip
 
 
@@ -127,7 +131,7 @@ class CachingAllocator:
             "outside_gib": outside / GiB,
         }
         if kind in PINNED_UNITS:
-            what = msg(f"device.reserve.what.{kind}").text
+            what = msg(f"device.reserve.what.{kind}")
             ctx.note("device.reserve.pinned", what=what, low_gib=low / GiB, high_gib=high / GiB, **common)
         else:
             ctx.note(f"device.reserve.{'expandable' if kind == 'expandable' else 'scattered'}", **common)
@@ -205,15 +209,17 @@ def outside_allocator_bytes(ctx: Ctx, gpu: GpuEntry | None) -> int:
     except CatalogError as exc:
         raise EstimateError(str(exc), "cuda_context_mib") from None
     how = (
-        "set by cuda_context_mib"
+        msg("device.set_by", flag="cuda_context_mib")
         if req.cuda_context_mib is not None
-        else ("estimated from the nearest measured GPU" if context.estimated else "measured")
+        else msg("device.estimated" if context.estimated else "device.measured")
     )
     ctx.note("device.context", context_gib=context.bytes / GiB, how=how)
     total = context.bytes
     if nccl is not None:
         nccl_how = (
-            "set by nccl_mib" if req.nccl_mib is not None else f"all-reduce communicator of {req.gpus} GPUs"
+            msg("device.set_by", flag="nccl_mib")
+            if req.nccl_mib is not None
+            else msg("device.nccl_group", gpus=req.gpus)
         )
         ctx.note("device.nccl", nccl_gib=nccl.bytes / GiB, how=nccl_how)
         total += nccl.bytes

@@ -113,6 +113,40 @@ ERROR_TEMPLATES: dict[str, str] = {
     ),
     "error.lora_targets.unknown": "LoRA target module(s) {got} not in this model; available: {expected}",
     "error.seq_len.above_decoder_max": "this decoder handles at most {limit:,} tokens per sequence",
+    "error.config.encoder_decoder_pair": (
+        "vision-encoder-decoder with {encoder} + {decoder} is not supported (donut-swin + mbart is)"
+    ),
+    # Runtimes: what vLLM and llama.cpp accept.
+    "error.vllm_version.format": "vllm_version must look like 0.21 or 0.6.4, got {got}",
+    "error.vllm_version.unsupported": (
+        "vllm_version {got}: the modelled versions are 0.6 to 0.34 (V0 engine 0.6–0.7, V1 engine 0.8 on)"
+    ),
+    "error.vllm.batched_below_model_len": (
+        "max_num_batched_tokens ({tokens:,}) is smaller than max_model_len ({model_len:,}) without chunked prefill: "
+        "vLLM rejects this (it would cap every prompt at max_num_batched_tokens). Raise max_num_batched_tokens, "
+        "lower the context or enable chunked prefill"
+    ),
+    "error.vllm.batched_below_seqs": (
+        "max_num_batched_tokens ({tokens:,}) must be at least max_num_seqs ({seqs:,}), as vLLM requires"
+    ),
+    "error.kv_cache_dtype.vllm": (
+        "kv_cache_dtype {got} is not a vLLM cache dtype: use bf16/fp16 (vLLM's 'auto') or fp8"
+    ),
+    "error.kv_cache_dtype.llama_cpp": "llama.cpp's KV cache types are {expected}; {got} is not one of them",
+    "error.llama_cpp.tp_pp": (
+        "llama.cpp splits layers over GPUs (--split-mode layer): set gpus and leave tp and pp at 1"
+    ),
+    "error.llama_cpp.batch_size": (
+        "llama.cpp serves concurrent sequences through slots: set parallel (-np) and give the context of all slots "
+        "together as seq_len (-c), with batch_size 1"
+    ),
+    "error.llama_cpp.gpu_layers": (
+        "gpu_layers (-ngl) {got} is more than this model's {slots} layers ({repeating} repeating + output): use at "
+        "most {slots}, or leave it empty for all"
+    ),
+    "error.iogpu_wired_limit.above_ram": (
+        "iogpu_wired_limit_mb {mb:,} MiB exceeds the {ram_mib:,} MiB of unified memory of {gpu}"
+    ),
     "error.media.aspect_ratio": (
         "Qwen-VL processors reject images whose long side is more than {limit} × the short side: "
         "crop or pad the image"

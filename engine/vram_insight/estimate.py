@@ -21,6 +21,11 @@ from .workloads.training import training
 
 __all__ = ["EstimateError", "ResolvedModel", "estimate", "resolve_model"]
 
+register({
+    "estimate.text_only_multimodal": "Text-only use of a multimodal model: its vision/audio towers ({params:,} "
+    "parameters, 16-bit) are loaded but see no media",
+})  # fmt: skip
+
 
 def estimate(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateResult:
     """Memory per device for one request, with warnings for inputs that cannot run as asked.
@@ -31,8 +36,8 @@ def estimate(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateResul
     req, inferred = runtime_for_weights(req)
     result = _estimate(req, layer_scan)
     if inferred is not None:
-        result.assumptions.insert(0, inferred.text)
-    result.warnings.extend(m.text for m in plausibility_warnings(req, resolve_model(req), result))
+        result.assumptions.insert(0, inferred)
+    result.warnings.extend(plausibility_warnings(req, resolve_model(req), result))
     return result
 
 
@@ -69,8 +74,5 @@ def _estimate(req: EstimateRequest, layer_scan: bool) -> EstimateResult:
     else:
         result = rl(req, model, extra)
     if extra:
-        result.assumptions.append(
-            f"Text-only use of a multimodal model: its vision/audio towers ({extra['params']:,} parameters, 16-bit) "
-            "are loaded but see no media"
-        )
+        result.assumptions.append(msg("estimate.text_only_multimodal", params=extra["params"]))
     return result

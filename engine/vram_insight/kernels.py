@@ -23,6 +23,13 @@ from __future__ import annotations
 from typing import Literal
 
 from .arch import ArchSpec
+from .messages import Message, msg, register
+
+register({
+    "kernels.sdpa_math": "SDPA on CUDA has no fused kernel for this attention ({dtype} with grouped KV heads or an "
+    "unsupported head dim, torch ≤ 2.12): the math kernel materialises [batch, heads, q, kv] scores as eager "
+    "attention does",
+})  # fmt: skip
 
 SdpaBackend = Literal["flash", "efficient", "math"]
 FLASH_MAX_HEAD_DIM = 256  # sdp_utils.cpp check_head_dim_size_flash: "less than or equal to 256"
@@ -56,10 +63,6 @@ def effective_attention(requested: str, a: ArchSpec, act_bytes: int, platform: s
     return requested
 
 
-def math_attention_note(act_bytes: int) -> str:
+def math_attention_note(act_bytes: int) -> Message:
     """The assumption shown when SDPA falls back to the math kernel."""
-    dtype = "fp32" if act_bytes == 4 else "16-bit"
-    return (
-        f"SDPA on CUDA has no fused kernel for this attention ({dtype} with grouped KV heads or an unsupported head "
-        "dim, torch ≤ 2.12): the math kernel materialises [batch, heads, q, kv] scores as eager attention does"
-    )
+    return msg("kernels.sdpa_math", dtype="fp32" if act_bytes == 4 else "16-bit")

@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .arch import ArchSpec, LayerSpec
-from .messages import InputError, one_line
+from .messages import InputError, Message, msg, one_line, register
+
+register({
+    "lora.no_default_targets": "PEFT has no default target_modules for model_type '{model_type}' (you must pass "
+    "them): assumed all-linear",
+    "lora.default_targets": "LoRA targets: PEFT's default for {model_type}: {targets}",
+    "lora.all_linear": "LoRA targets: all-linear (every Linear in the decoder layers, not the lm_head)",
+    "lora.moe_experts": "MoE routed experts are fused 3-D parameters in transformers ≥5, not nn.Linear: not adapted",
+})  # fmt: skip
 
 # peft/utils/constants.py TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING (the families we parse).
 PEFT_DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {
@@ -82,7 +90,7 @@ class LoraPlan:
     targets: tuple[str, ...]
     trainable: int  # adapter parameters
     canonical: frozenset[str]  # canonical names (q_proj, …) touched, for the activation model
-    notes: tuple[str, ...]
+    notes: tuple[Message, ...]
 
 
 _CANONICAL = {
@@ -93,9 +101,9 @@ _CANONICAL = {
 }  # fmt: skip
 
 
-def resolve_targets(a: ArchSpec, spec: str) -> tuple[tuple[str, ...], list[str]]:
+def resolve_targets(a: ArchSpec, spec: str) -> tuple[tuple[str, ...], list[Message]]:
     """'default' (PEFT's mapping), 'all-linear', or a comma-separated list of module names."""
-    notes: list[str] = []
+    notes: list[Message] = []
     available: set[str] = set()
     for layer, _count in a.layer_groups():
         available |= layer_linears(a, layer).keys()
@@ -103,21 +111,16 @@ def resolve_targets(a: ArchSpec, spec: str) -> tuple[tuple[str, ...], list[str]]
     if key in ("", "default"):
         default = PEFT_DEFAULT_TARGETS.get(a.model_type)
         if default is None:
-            notes.append(
-                f"PEFT has no default target_modules for model_type {a.model_type!r} (you must pass them): "
-                "assumed all-linear"
-            )
+            notes.append(msg("lora.no_default_targets", model_type=a.model_type))
             key = "all-linear"
         else:
-            notes.append(f"LoRA targets: PEFT's default for {a.model_type}: {', '.join(default)}")
+            notes.append(msg("lora.default_targets", model_type=a.model_type, targets=", ".join(default)))
             return default, notes
     if key == "all-linear":
         names = tuple(sorted(available))
-        notes.append("LoRA targets: all-linear (every Linear in the decoder layers, not the lm_head)")
+        notes.append(msg("lora.all_linear"))
         if a.moe:
-            notes.append(
-                "MoE routed experts are fused 3-D parameters in transformers ≥5, not nn.Linear: not adapted"
-            )
+            notes.append(msg("lora.moe_experts"))
         return names, notes
     names = tuple(n.strip() for n in key.split(",") if n.strip())
     unknown = [n for n in names if n not in available]

@@ -7,6 +7,9 @@ code in the user's language from ``site/i18n/<lang>.json`` (key ``msg.<code>``) 
 
 Placeholders are ``{name}`` or ``{name:spec}`` with ``spec`` one of ``,`` (thousands separators), ``.Nf`` or
 ``,.Nf`` (fixed decimals): the subset of Python's format mini-language that the site's renderer implements too.
+A parameter may itself be a Message (a part of the sentence with its own wording, e.g. a weight format's
+description inside "Weights: {format}"): it is rendered in the same language, so no English prose travels as a
+parameter.
 
 Each module registers the messages it emits next to the code that emits them (``register({...})`` at import), so a
 contributor sees a message's code, English text and the formula it describes together. Workloads and runtimes emit
@@ -27,8 +30,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .error_codes import ERROR_TEMPLATES
 
-ParamValue = str | int | float | bool | None
-
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(,|\.\d+f|,\.\d+f))?\}")
 
 # code → English template, filled by register(). Keep codes stable once shipped (translations use them).
@@ -48,6 +49,27 @@ class Message(BaseModel):
     def __str__(self) -> str:
         return self.text
 
+    def key(self) -> str:
+        """What identifies the message: its code and parameters (``text`` follows from them)."""
+        return self.model_dump_json(include={"code", "params"})
+
+
+# A parameter: a number, a short identifier, or a nested Message (rendered in the reader's language too).
+ParamValue = str | int | float | bool | None | Message
+Message.model_rebuild()
+
+
+def unique(messages: list[Message]) -> list[Message]:
+    """``messages`` without repeats (same code and parameters), first occurrence kept."""
+    seen: set[str] = set()
+    out: list[Message] = []
+    for m in messages:
+        k = m.key()
+        if k not in seen:
+            seen.add(k)
+            out.append(m)
+    return out
+
 
 def render(template: str, params: dict[str, Any]) -> str:
     """Fill ``{name}`` / ``{name:spec}`` placeholders; an unknown name is left as written (never raises)."""
@@ -57,6 +79,8 @@ def render(template: str, params: dict[str, Any]) -> str:
         if name not in params:
             return m.group(0)
         value = params[name]
+        if value is None:
+            return ""  # as the site's renderer shows it
         if spec and isinstance(value, int | float) and not isinstance(value, bool):
             return format(value, spec)
         return str(value)

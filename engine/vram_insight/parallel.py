@@ -8,6 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .arch import ArchSpec
+from .messages import Message, msg, register
+
+register({
+    "parallel.fsdp_full_shard": "FSDP FULL_SHARD (= ZeRO-3)",
+    "parallel.fsdp_shard_grad_op": "FSDP SHARD_GRAD_OP (= ZeRO-2)",
+    "parallel.fsdp_hybrid_shard": "FSDP HYBRID_SHARD (ZeRO-3 within a node)",
+    "parallel.zero": "DeepSpeed ZeRO-{stage}",
+    "parallel.none": "no sharding (DDP / single GPU)",
+})  # fmt: skip
 
 
 def weights_per_gpu(total: int, tp: int, pp: int) -> int:
@@ -30,20 +39,21 @@ class Sharding:
 
     stage: int  # 0 none, 1 optimizer states, 2 + gradients, 3 + parameters
     group: int  # data-parallel degree they are divided by
-    label: str
+    label: Message
+    deepspeed: bool = False  # DeepSpeed ZeRO (else FSDP or none)
 
 
 def sharding(zero: int, fsdp: str, data_parallel: int, gpus_per_node: int = 8) -> Sharding:
     """Map ZeRO stage or FSDP strategy to a sharding (formulas.md §D.2–D.3)."""
     if fsdp == "full_shard":
-        return Sharding(3, data_parallel, "FSDP FULL_SHARD (= ZeRO-3)")
+        return Sharding(3, data_parallel, msg("parallel.fsdp_full_shard"))
     if fsdp == "shard_grad_op":
-        return Sharding(2, data_parallel, "FSDP SHARD_GRAD_OP (= ZeRO-2)")
+        return Sharding(2, data_parallel, msg("parallel.fsdp_shard_grad_op"))
     if fsdp == "hybrid_shard":
-        return Sharding(3, min(data_parallel, gpus_per_node), "FSDP HYBRID_SHARD (ZeRO-3 within a node)")
+        return Sharding(3, min(data_parallel, gpus_per_node), msg("parallel.fsdp_hybrid_shard"))
     if zero:
-        return Sharding(zero, data_parallel, f"DeepSpeed ZeRO-{zero}")
-    return Sharding(0, 1, "no sharding (DDP / single GPU)")
+        return Sharding(zero, data_parallel, msg("parallel.zero", stage=zero), deepspeed=True)
+    return Sharding(0, 1, msg("parallel.none"))
 
 
 def shard(value: int, divide: bool, group: int) -> int:

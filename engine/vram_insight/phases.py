@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .messages import Message, ParamValue, msg
+from .messages import Message, ParamValue, msg, unique
 from .schemas import EstimateRequest, EstimateResult, Params
 
 if TYPE_CHECKING:
@@ -48,8 +48,8 @@ class Ctx:
     """Working state of one estimate: notes collected while computing."""
 
     req: EstimateRequest
-    assumptions: list[str | Message] = field(default_factory=list)
-    warnings: list[str | Message] = field(default_factory=list)
+    assumptions: list[Message] = field(default_factory=list)
+    warnings: list[Message] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     workspace_bytes: int = 0  # non-tensor allocations inside the caching allocator (cuBLAS workspace)
     allocator: Any = None  # device.CachingAllocator when PyTorch's caching allocator holds the tensors
@@ -61,10 +61,6 @@ class Ctx:
     def warn(self, code: str, **params: ParamValue) -> None:
         """Record a warning (a registered message code with its parameters)."""
         self.warnings.append(msg(code, **params))
-
-
-def _texts(items: list[str | Message]) -> list[str]:
-    return [item.text if isinstance(item, Message) else item for item in items]
 
 
 def merge(*dicts: dict[str, int]) -> dict[str, int]:
@@ -111,7 +107,7 @@ def finish(
         components=components,
         params=params,
         num_devices=num_devices,
-        assumptions=list(dict.fromkeys(model.arch.assumptions + _texts(ctx.assumptions))),
-        warnings=_texts(ctx.warnings),
+        assumptions=unique(model.arch.assumptions + ctx.assumptions),
+        warnings=list(ctx.warnings),
         details=ctx.details,
     )

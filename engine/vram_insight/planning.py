@@ -9,7 +9,7 @@ import math
 
 from .catalog import GpuEntry, load_catalog
 from .estimate import EstimateError, estimate, resolve_model
-from .messages import msg
+from .messages import Message, msg, register
 from .params import count_params
 from .platforms import apple_limit_message, apple_notes, device_capacity, software_conflicts, wired_limit
 from .quant import normalise_format, weight_bytes
@@ -29,6 +29,53 @@ from .schemas import (
 
 # Counts tried for multi-GPU setups: one node of up to 8, then whole nodes.
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
+
+register({
+    # How a recommendation spreads the workload, and why it is listed.
+    "plan.single": "single GPU",
+    "plan.llama_cpp_split": "llama.cpp layer split × {count}",
+    "plan.tp": "tensor parallel × {count}",
+    "plan.zero": "ZeRO-{stage} × {count}",
+    "plan.fsdp": "FSDP × {count}",
+    "plan.zero3_default": "ZeRO-3 / FSDP full shard × {count}",
+    "plan.cheapest_buy": "cheapest single card to buy",
+    "plan.cheapest_rent": "cheapest single card to rent",
+    "plan.cheapest_multi": "cheapest multi-GPU setup",
+    "plan.smallest": "smallest single card that fits",
+    # What the inverse answer (largest batch, context, -ngl) means.
+    "inverse.no_gpu_layers": "no GPU: every layer runs on the CPU",
+    "inverse.max_gpu_layers": "max_gpu_layers: the largest -ngl (of {slots}: {repeating} repeating layers + output) "
+    "that fits",
+    "inverse.llama_cpp_fit": "llama.cpp --fit (on by default when -ngl is not given) keeps 1 GiB free per GPU: -ngl "
+    "{ngl}",
+    "inverse.llama_cpp_fit_none": "llama.cpp --fit (on by default when -ngl is not given) keeps 1 GiB free per GPU: "
+    "not even -ngl 0 fits",
+    "inverse.ollama": "Ollama: its scheduler sets aside {reserve_mib:,} MiB per GPU (MinimumMemory + "
+    "OLLAMA_GPU_OVERHEAD) and leaves -ngl to llama.cpp's --fit: {layers} layers; its default num_ctx on this card is "
+    "{num_ctx:,}",
+    "inverse.ollama_none": "Ollama: its scheduler sets aside {reserve_mib:,} MiB per GPU (MinimumMemory + "
+    "OLLAMA_GPU_OVERHEAD) and leaves -ngl to llama.cpp's --fit: not even -ngl 0 fits; its default num_ctx on this "
+    "card is {num_ctx:,}",
+    "inverse.llama_cpp_context": "max_seq_len: the largest -c (all {slots} slot(s) together) at -ngl as set",
+    "inverse.grpo_completion": "max_seq_len here is the longest completion with a {prompt:,}-token prompt",
+    "inverse.context_reached": "the model's context length ({limit:,} tokens) is reached before memory runs out",
+    "inverse.concurrent": "concurrent sequences of {seq:,} tokens each",
+    "inverse.vllm": "vLLM: max concurrency = KV blocks / blocks per request of max_model_len (its 'Maximum "
+    "concurrency' line, rounded down); max_seq_len = the longest max_model_len {batch:,} concurrent requests fit",
+    # Throughput: roofline estimates and what they assume.
+    "throughput.estimates": "Estimates, not measurements: roofline bounds with the stated assumptions",
+    "throughput.decode": "decode: every step reads the active weights ({active_gb:.1f} GB) and the KV cache at "
+    "{bandwidth:.0f} GB/s per GPU (upper bound); prefill at {mfu_pct:.0f}% MFU of {tflops:.0f} dense BF16 TFLOPS",
+    "throughput.training": "training: 6 × active params FLOPs/token (4 + 2 × trainable share) at {mfu_pct:.0f}% MFU "
+    "of {gpus} × {tflops:.0f} TFLOPS",
+    "throughput.training_recompute": "training: 6 × active params FLOPs/token (4 + 2 × trainable share, + 2 "
+    "recompute) at {mfu_pct:.0f}% MFU of {gpus} × {tflops:.0f} TFLOPS",
+    "throughput.grpo": "GRPO step time excludes generation (rollout) time",
+    "throughput.llama_cpp_decode": "decode: {gpu_gb:.2f} GB on the GPU at {gpu_bandwidth:.0f} GB/s + {cpu_gb:.2f} GB "
+    "in system RAM at {cpu_bandwidth} GB/s per token (weights once, KV of the full context); a published llama.cpp "
+    "-ngl sweep reached about 82 % (GPU) and 64 % (DDR4) of these peaks",
+    "throughput.llama_cpp_prefill": "prefill at {mfu_pct:.0f}% MFU on the GPU (op offload runs large batches there)",
+})  # fmt: skip
 
 
 def _vllm_serving(req: EstimateRequest) -> bool:
@@ -103,24 +150,27 @@ def left_out(req: EstimateRequest) -> list[LeftOut]:
 
 def left_out_lines(items: list[LeftOut]) -> list[str]:
     """'names: reason' lines as the CLI prints them."""
-    return [msg("platform.left_out", names=", ".join(i.gpu_names), reason=i.reason.text).text for i in items]
+    return [msg("platform.left_out", names=", ".join(i.gpu_names), reason=i.reason).text for i in items]
 
 
-def _scaled_request(req: EstimateRequest, count: int) -> tuple[EstimateRequest, str]:
+def _scaled_request(req: EstimateRequest, count: int) -> tuple[EstimateRequest, Message]:
     """The same workload spread over ``count`` GPUs the way practitioners would do it."""
     if count == 1:
-        return req.model_copy(update={"gpus": 1, "tp": 1, "pp": 1, "zero": 0, "fsdp": "none"}), "single GPU"
+        return req.model_copy(update={"gpus": 1, "tp": 1, "pp": 1, "zero": 0, "fsdp": "none"}), msg(
+            "plan.single"
+        )
     if _is_llama_cpp(req):
-        return req.model_copy(update={"gpus": count, "tp": 1, "pp": 1}), f"llama.cpp layer split × {count}"
+        return req.model_copy(update={"gpus": count, "tp": 1, "pp": 1}), msg(
+            "plan.llama_cpp_split", count=count
+        )
     if req.mode == "inference" or (req.mode == "multimodal" and req.task == "inference"):
-        return req.model_copy(update={"gpus": count, "tp": count, "pp": 1}), f"tensor parallel × {count}"
+        return req.model_copy(update={"gpus": count, "tp": count, "pp": 1}), msg("plan.tp", count=count)
     if req.zero or req.fsdp != "none":
-        return req.model_copy(
-            update={"gpus": count}
-        ), f"{'ZeRO-' + str(req.zero) if req.zero else 'FSDP'} × {count}"
-    return req.model_copy(
-        update={"gpus": count, "zero": 3, "tp": 1, "pp": 1}
-    ), f"ZeRO-3 / FSDP full shard × {count}"
+        how = msg("plan.zero", stage=req.zero, count=count) if req.zero else msg("plan.fsdp", count=count)
+        return req.model_copy(update={"gpus": count}), how
+    return req.model_copy(update={"gpus": count, "zero": 3, "tp": 1, "pp": 1}), msg(
+        "plan.zero3_default", count=count
+    )
 
 
 def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
@@ -130,7 +180,7 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
     gpus = [g for g in catalog.gpus.values() if not software_conflicts(req, g)]
     if not gpus:
         return []
-    by_count: dict[int, tuple[EstimateResult, str] | None] = {}
+    by_count: dict[int, tuple[EstimateResult, Message] | None] = {}
     smallest = min(usable_bytes(req, g) for g in gpus)
     for count in GPU_COUNTS:
         scaled, strategy = _scaled_request(req, count)
@@ -180,7 +230,7 @@ def _rank(options: list[Recommendation], limit: int) -> list[Recommendation]:
     picks: list[Recommendation] = []
     seen: set[tuple[str, int]] = set()
 
-    def take(items: list[Recommendation], n: int, reason: str) -> None:
+    def take(items: list[Recommendation], n: int, reason: Message) -> None:
         for item in items:
             if n == 0:
                 return
@@ -192,16 +242,16 @@ def _rank(options: list[Recommendation], limit: int) -> list[Recommendation]:
 
     per_group = max(1, limit // 3)
     take(sorted((o for o in singles if o.launch_price_usd), key=lambda o: o.launch_price_usd or inf), per_group,
-         "cheapest single card to buy")  # fmt: skip
+         msg("plan.cheapest_buy"))  # fmt: skip
     take(sorted((o for o in singles if o.cloud_usd_per_hour), key=lambda o: o.cloud_usd_per_hour or inf), per_group,
-         "cheapest single card to rent")  # fmt: skip
+         msg("plan.cheapest_rent"))  # fmt: skip
     take(sorted(multis, key=lambda o: (o.cloud_usd_per_hour or inf, o.launch_price_usd or inf, o.count)),
-         limit - len(picks), "cheapest multi-GPU setup")  # fmt: skip
+         limit - len(picks), msg("plan.cheapest_multi"))  # fmt: skip
     if len(picks) < limit:
         take(
             sorted(singles, key=lambda o: o.capacity_bytes),
             limit - len(picks),
-            "smallest single card that fits",
+            msg("plan.smallest"),
         )
     return picks
 
@@ -283,21 +333,19 @@ def largest_fitting_layers(totals: list[int], budget: int, buffers_budget: int |
 
 def llama_cpp_inverse(
     req: EstimateRequest, gpu: GpuEntry, result: EstimateResult
-) -> tuple[int | None, list[str]]:
+) -> tuple[int | None, list[Message]]:
     """Largest -ngl that fits the card, and what llama.cpp's --fit and Ollama would pick."""
     info = result.details["llama_cpp"]
     totals: list[int] = info.get("gpu_total_by_layers", [])
     if not totals:
-        return None, ["no GPU: every layer runs on the CPU"]
+        return None, [msg("inverse.no_gpu_layers")]
     cap = usable_bytes(req, gpu)
     slots = info["n_layer"] + 1
     best = largest_fitting_layers(totals, cap)
-    notes = [
-        f"max_gpu_layers: the largest -ngl (of {slots}: {slots - 1} repeating layers + output) that fits"
-    ]
+    notes = [msg("inverse.max_gpu_layers", slots=slots, repeating=slots - 1)]
     fit_n = largest_fitting_layers(totals, cap - llama_cpp.FIT_TARGET)
     notes.append(
-        f"llama.cpp --fit (on by default when -ngl is not given) keeps 1 GiB free per GPU: -ngl {fit_n}"
+        msg("inverse.llama_cpp_fit_none") if fit_n is None else msg("inverse.llama_cpp_fit", ngl=fit_n)
     )
     reserve = llama_cpp.ollama_minimum_memory(gpu) + req.ollama_gpu_overhead
     ollama_n = largest_fitting_layers(
@@ -305,10 +353,11 @@ def llama_cpp_inverse(
     )
     vram = (gpu.memory_bytes - req.ollama_gpu_overhead) * req.gpus
     num_ctx = next(ctx for floor, ctx in OLLAMA_CONTEXT_TIERS if vram >= floor)
-    notes.append(
-        f"Ollama: its scheduler sets aside {reserve // (1 << 20):,} MiB per GPU (MinimumMemory + OLLAMA_GPU_OVERHEAD) "
-        f"and leaves -ngl to llama.cpp's --fit: {ollama_n} layers; its default num_ctx on this card is {num_ctx:,}"
-    )
+    reserve_mib = reserve // (1 << 20)
+    if ollama_n is None:
+        notes.append(msg("inverse.ollama_none", reserve_mib=reserve_mib, num_ctx=num_ctx))
+    else:
+        notes.append(msg("inverse.ollama", reserve_mib=reserve_mib, layers=ollama_n, num_ctx=num_ctx))
     return best, notes
 
 
@@ -322,10 +371,10 @@ def inverse(req: EstimateRequest, gpu: GpuEntry, result: EstimateResult | None =
         model = resolve_model(req)
         ctx_limit = model.info.context_length or 1 << 20
         max_seq = _max_fitting(req, "seq_len", cap, max(1, req.gen_len + 1), ctx_limit)
-        notes.append(f"max_seq_len: the largest -c (all {req.parallel} slot(s) together) at -ngl as set")
+        notes.append(msg("inverse.llama_cpp_context", slots=req.parallel))
         return Inverse(gpu=gpu.id, count=req.gpus, max_batch_size=None, max_seq_len=max_seq,
                        max_concurrent_sequences=None, max_gpu_layers=max_layers, notes=notes)  # fmt: skip
-    notes: list[str] = []
+    notes: list[Message] = []
     model = resolve_model(req)
     ctx_limit = model.info.context_length or 1 << 20
     max_batch = _max_fitting(req, "batch_size", cap, 1, 1 << 14)
@@ -333,26 +382,18 @@ def inverse(req: EstimateRequest, gpu: GpuEntry, result: EstimateResult | None =
         # GRPO's sequence length is prompt + completion: the question users ask is how long completions can be.
         limit = max(1, ctx_limit - req.prompt_len)
         max_seq = _max_fitting(req, "completion_len", cap, 1, limit)
-        notes.append(f"max_seq_len here is the longest completion with a {req.prompt_len:,}-token prompt")
+        notes.append(msg("inverse.grpo_completion", prompt=req.prompt_len))
         if max_seq == limit:
-            notes.append(
-                f"the model's context length ({ctx_limit:,} tokens) is reached before memory runs out"
-            )
+            notes.append(msg("inverse.context_reached", limit=ctx_limit))
     else:
         max_seq = _max_fitting(req, "seq_len", cap, max(1, req.gen_len + 1), ctx_limit)
         if max_seq == ctx_limit:
-            notes.append(
-                f"the model's context length ({ctx_limit:,} tokens) is reached before memory runs out"
-            )
+            notes.append(msg("inverse.context_reached", limit=ctx_limit))
     concurrency = max_batch if req.mode == "inference" else None
     if req.mode == "inference":
-        notes.append(f"concurrent sequences of {req.seq_len:,} tokens each")
+        notes.append(msg("inverse.concurrent", seq=req.seq_len))
     if _vllm_serving(req):
-        notes.append(
-            "vLLM: max concurrency = KV blocks / blocks per request of max_model_len (its 'Maximum concurrency' "
-            f"line, rounded down); max_seq_len = the longest max_model_len {req.batch_size:,} concurrent requests "
-            "fit"
-        )
+        notes.append(msg("inverse.vllm", batch=req.batch_size))
     return Inverse(
         gpu=gpu.id,
         count=req.gpus,
@@ -376,14 +417,14 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
     model = resolve_model(req)
     a = model.arch
     pc = count_params(a)
-    notes = ["Estimates, not measurements: roofline bounds with the stated assumptions"]
     n = req.gpus
     bandwidth = gpu.bandwidth_gbps * 1e9 * n
     flops = gpu.bf16_tflops * 1e12 * n
     active = pc.active
     # Attention FLOPs per token at context s: 2 (QK and AV) × 2 FLOPs × layers × heads × head_dim × s.
     attn_per_token = 4 * a.num_layers * a.num_heads * a.head_dim
-    out = Throughput(gpu=gpu.id, notes=notes)
+    out = Throughput(gpu=gpu.id, notes=[msg("throughput.estimates")])
+    notes = out.notes  # the model's own list (pydantic copies a list passed to it)
     if _is_llama_cpp(req) and "llama_cpp" in result.details:
         return llama_cpp_throughput(req, result, gpu, out)
     if req.mode in ("inference", "multimodal") and (req.mode != "multimodal" or req.task == "inference"):
@@ -402,11 +443,8 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
         prompt = req.seq_len - req.gen_len
         prefill_flops = req.batch_size * (2 * active * prompt + attn_per_token * prompt * prompt / 2)
         out.prefill_seconds = _sig(prefill_flops / (flops * req.mfu))
-        notes.append(
-            f"decode: every step reads the active weights ({active_bytes / 1e9:.1f} GB) and the KV cache at "
-            f"{gpu.bandwidth_gbps:.0f} GB/s per GPU (upper bound); prefill at {req.mfu:.0%} MFU of "
-            f"{gpu.bf16_tflops:.0f} dense BF16 TFLOPS"
-        )
+        notes.append(msg("throughput.decode", active_gb=active_bytes / 1e9, bandwidth=gpu.bandwidth_gbps,
+                         mfu_pct=100 * req.mfu, tflops=gpu.bf16_tflops))  # fmt: skip
     else:
         tokens = req.batch_size * req.seq_len * max(1, req.gpus // (req.tp * req.pp))
         if req.mode == "grpo":
@@ -424,12 +462,10 @@ def throughput(req: EstimateRequest, result: EstimateResult, gpu: GpuEntry) -> T
         step_s = step_flops / (flops * req.mfu)
         out.step_seconds = _sig(step_s)
         out.train_tokens_per_s = _sig(tokens * req.grad_accum / step_s)
-        notes.append(
-            f"training: 6 × active params FLOPs/token (4 + 2 × trainable share{', + 2 recompute' if req.grad_checkpointing == 'full' else ''}) "
-            f"at {req.mfu:.0%} MFU of {n} × {gpu.bf16_tflops:.0f} TFLOPS"
-        )
+        code = "throughput.training_recompute" if req.grad_checkpointing == "full" else "throughput.training"
+        notes.append(msg(code, mfu_pct=100 * req.mfu, gpus=n, tflops=gpu.bf16_tflops))
         if req.mode == "grpo":
-            notes.append("GRPO step time excludes generation (rollout) time")
+            notes.append(msg("throughput.grpo"))
     return out
 
 
@@ -448,18 +484,15 @@ def llama_cpp_throughput(
     gpu_bytes, cpu_bytes = info["decode_gpu_bytes"], info["decode_cpu_bytes"]
     step = decode_seconds_per_token(gpu_bytes, cpu_bytes, gpu.bandwidth_gbps, req.cpu_bandwidth_gbps)
     out.decode_tokens_per_s = round(req.parallel / step, 1) if step else None
-    out.notes.append(
-        f"decode: {gpu_bytes / 1e9:.2f} GB on the GPU at {gpu.bandwidth_gbps:.0f} GB/s + {cpu_bytes / 1e9:.2f} GB in "
-        f"system RAM at {req.cpu_bandwidth_gbps:g} GB/s per token (weights once, KV of the full context); "
-        "a published llama.cpp -ngl sweep reached about 82 % (GPU) and 64 % (DDR4) of these peaks"
-    )
+    out.notes.append(msg("throughput.llama_cpp_decode", gpu_gb=gpu_bytes / 1e9, gpu_bandwidth=gpu.bandwidth_gbps,
+                         cpu_gb=cpu_bytes / 1e9, cpu_bandwidth=f"{req.cpu_bandwidth_gbps:g}"))  # fmt: skip
     a = resolve_model(req).arch
     active = count_params(a).active
     prompt = req.seq_len - req.gen_len
     flops = gpu.bf16_tflops * 1e12 * req.gpus
     attn = 4 * a.num_layers * a.num_heads * a.head_dim
     out.prefill_seconds = round((2 * active * prompt + attn * prompt * prompt / 2) / (flops * req.mfu), 4)
-    out.notes.append(f"prefill at {req.mfu:.0%} MFU on the GPU (op offload runs large batches there)")
+    out.notes.append(msg("throughput.llama_cpp_prefill", mfu_pct=100 * req.mfu))
     return out
 
 

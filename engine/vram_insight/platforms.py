@@ -67,6 +67,10 @@ register({
     "dequantizes the experts to bf16 here",
     "platform.bnb": "bitsandbytes {feature} does not run on {platform}",
     "platform.bnb_cc": "bitsandbytes {feature} needs compute capability {need} or higher",
+    "platform.bnb_4bit": "4-bit (NF4/FP4)",
+    "platform.bnb_int8": "LLM.int8()",
+    "platform.bnb_8bit_optim": "8-bit optimizers",
+    "platform.bnb_paged_optim": "paged optimizers",
     "platform.flash_attn_cc": "flash-attn (FlashAttention-2) needs an Ampere or newer NVIDIA GPU (compute "
     "capability 8.0+); choose sdpa",
     "platform.flash_attn_platform": "flash-attn (FlashAttention-2) has no {platform} build; choose sdpa",
@@ -209,7 +213,7 @@ def wired_limit(req: EstimateRequest, gpu: GpuEntry) -> WiredLimit | None:
     override = req.iogpu_wired_limit_mb if req.gpu and req.gpu.lower() == gpu.id else None
     if override and override * MiB > ram:
         raise EstimateError(
-            f"iogpu_wired_limit_mb {override:,} MiB exceeds the {ram // MiB:,} MiB of unified memory of {gpu.name}",
+            msg("error.iogpu_wired_limit.above_ram", mb=override, ram_mib=ram // MiB, gpu=gpu.name),
             "iogpu_wired_limit_mb",
         )
     return macos_wired_limit(ram, req.macos_version, override)
@@ -285,6 +289,13 @@ BNB_RUNS: dict[str, tuple[str, ...]] = {
     "LLM.int8()": ("cuda", "rocm"),
     "8-bit optimizers": ("cuda", "rocm"),
     "paged optimizers": ("cuda", "rocm"),
+}
+# Each feature's name as a message (translated with the sentence it appears in).
+BNB_FEATURE_CODES = {
+    "4-bit (NF4/FP4)": "platform.bnb_4bit",
+    "LLM.int8()": "platform.bnb_int8",
+    "8-bit optimizers": "platform.bnb_8bit_optim",
+    "paged optimizers": "platform.bnb_paged_optim",
 }
 BNB_4BIT_FORMATS = (
     "nf4",
@@ -400,9 +411,15 @@ def software_conflicts(req: EstimateRequest, gpu: GpuEntry) -> list[Message]:
         out += _transformers_conflicts(req, gpu, plat, fmt)
     for feature in _bnb_features(req):
         if plat not in BNB_RUNS[feature]:
-            out.append(msg("platform.bnb", feature=feature, platform=PLATFORM_NAMES[plat]))
+            out.append(
+                msg("platform.bnb", feature=msg(BNB_FEATURE_CODES[feature]), platform=PLATFORM_NAMES[plat])
+            )
         elif feature == "LLM.int8()" and _cc_below(gpu, BNB_INT8_MIN_CC):
-            out.append(msg("platform.bnb_cc", feature=feature, need=_cc_text(BNB_INT8_MIN_CC)))
+            out.append(
+                msg(
+                    "platform.bnb_cc", feature=msg(BNB_FEATURE_CODES[feature]), need=_cc_text(BNB_INT8_MIN_CC)
+                )
+            )
     return out
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .arch import ArchSpec
-from .messages import InputError, shown
+from .messages import InputError, Message, msg, register, shown
 
 # GGUF block types: (bytes per block, weights per block) → exact bpw.
 GGUF_BLOCKS: dict[str, tuple[int, int]] = {
@@ -118,7 +118,7 @@ class WeightFormat:
     embed_bpw: Fraction  # token embedding
     head_bpw: Fraction  # lm_head (when untied)
     other_bpw: Fraction  # norms, biases, routers kept in higher precision
-    note: str
+    note: str  # English template of the message quant.<name> (registered below)
     trainable_base: bool = True  # can the base weights be trained in this format?
 
 
@@ -240,6 +240,19 @@ HF_FORMATS: dict[str, WeightFormat] = {
 WEIGHT_FORMATS: tuple[str, ...] = (*HF_FORMATS, *GGUF_MIXES)
 
 
+def format_code(fmt: str) -> str:
+    """The message code describing a Hugging Face weight format (``quant.nf4_nodq`` for nf4-nodq)."""
+    return "quant." + fmt.replace("-", "_")
+
+
+register({format_code(name): f.note for name, f in HF_FORMATS.items()})
+register({
+    "quant.mxfp4_experts": "{format}; {share_pct:.1f}% of the parameters are expert matrices",
+    "quant.gguf": "GGUF {type}: {base} blocks ({base_bpw} bpw) with llama.cpp's per-tensor mix (output.weight "
+    "{output}); effective {bpw:.2f} bpw",
+})  # fmt: skip
+
+
 def normalise_format(name: str) -> str:
     key = name.strip().lower().replace("-", "_")
     aliases = {"nf4_nodq": "nf4-nodq", "float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "gptq": "int4",
@@ -269,7 +282,7 @@ class WeightBytes:
     lm_head: int
     layers: int
     bits_per_weight: float  # effective average over all parameters
-    note: str
+    note: Message
 
 
 def _bits_to_bytes(bits: Fraction) -> int:
@@ -443,9 +456,13 @@ def gguf_weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBy
         lm_head=0 if lay.tied else lay.output,
         layers=sum(lay.layers),
         bits_per_weight=bpw,
-        note=(
-            f"GGUF {fmt.upper()}: {mix.base.upper()} blocks ({float(gguf_type_bpw(mix.base)):.4g} bpw) with "
-            f"llama.cpp's per-tensor mix (output.weight {mix.output.upper()}); effective {bpw:.2f} bpw"
+        note=msg(
+            "quant.gguf",
+            type=fmt.upper(),
+            base=mix.base.upper(),
+            base_bpw=f"{float(gguf_type_bpw(mix.base)):.4g}",
+            output=mix.output.upper(),
+            bpw=bpw,
         ),
     )
 
@@ -519,7 +536,9 @@ def mxfp4_weight_bytes(a: ArchSpec, counts: dict[str, int]) -> WeightBytes:
         lm_head=_bits_to_bytes(head * _F16),
         layers=_bits_to_bytes(experts * mx.linear_bpw + rest * _F16),
         bits_per_weight=float(bits / total_params),
-        note=f"{mx.note}; {experts / total_params:.1%} of the parameters are expert matrices",
+        note=msg(
+            "quant.mxfp4_experts", format=msg(format_code("mxfp4")), share_pct=100 * experts / total_params
+        ),
     )
 
 
@@ -552,7 +571,7 @@ def weight_bytes(a: ArchSpec, counts: dict[str, int], fmt: str) -> WeightBytes:
         lm_head=_bits_to_bytes(head * f.head_bpw),
         layers=_bits_to_bytes(linear * f.linear_bpw + other * f.other_bpw),
         bits_per_weight=float(bits / total_params) if total_params else 0.0,
-        note=f.note,
+        note=msg(format_code(fmt)),
     )
 
 

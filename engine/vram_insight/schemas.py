@@ -356,8 +356,10 @@ class EstimateResult(_Model):
     components: dict[str, int] = Field(description="Name → bytes per device; sums to total_bytes.")
     params: Params
     num_devices: int
-    assumptions: list[str]
-    warnings: list[str] = Field(default_factory=list)
+    assumptions: list[Message] = Field(
+        description="What the estimate assumes (message codes with parameters)."
+    )
+    warnings: list[Message] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -403,13 +405,15 @@ class Recommendation(_Model):
     gpu: str
     gpu_name: str
     count: int
-    strategy: str
+    strategy: Message = Field(description="How the workload is spread: single GPU, tensor parallel × n, …")
     per_device_bytes: int
     capacity_bytes: int
     headroom_fraction: float
     launch_price_usd: float | None
     cloud_usd_per_hour: float | None
-    reason: str = Field(default="", description="Why it is listed: cheapest to buy, cheapest to rent, …")
+    reason: Message | None = Field(
+        default=None, description="Why it is listed: cheapest to buy, cheapest to rent, …"
+    )
 
 
 class Inverse(_Model):
@@ -421,7 +425,7 @@ class Inverse(_Model):
     max_gpu_layers: int | None = Field(
         default=None, description="llama.cpp: the largest -ngl whose allocation fits the card."
     )
-    notes: list[str] = Field(default_factory=list)
+    notes: list[Message] = Field(default_factory=list)
 
 
 class Throughput(_Model):
@@ -430,7 +434,7 @@ class Throughput(_Model):
     prefill_seconds: float | None = None
     train_tokens_per_s: float | None = None
     step_seconds: float | None = None
-    notes: list[str] = Field(default_factory=list)
+    notes: list[Message] = Field(default_factory=list)
 
 
 class Report(_Model):

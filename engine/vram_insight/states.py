@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .arch import ArchSpec, LayerSpec
+from .messages import Message, msg, register
 from .params import layer_params
 
 
@@ -26,7 +27,7 @@ class OptimizerSpec:
     states: int  # full-size state tensors per parameter (in the state dtype)
     fixed_bytes: float | None  # bytes/param independent of dtype (8-bit optimizers), else None
     step_temp_states: float  # full-size temporaries during step() (torch foreach AdamW: sqrt(v) list)
-    source: str
+    source: str  # English template of the message optim.<key> (registered below)
     state_dtype_bytes: int | None = (
         None  # states kept in this dtype whatever the parameters' (bnb 32-bit: fp32)
     )
@@ -99,6 +100,23 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 }  # fmt: skip
 
 
+def optimizer_code(opt: str) -> str:
+    """The message code describing an optimizer's states (``optim.adamw_8bit`` for adamw-8bit)."""
+    return "optim." + opt.replace("-", "_")
+
+
+register({optimizer_code(key): spec.source for key, spec in OPTIMIZERS.items()})
+register({
+    "states.fp32": "pure fp32: weights, grads and states fp32",
+    "states.pure_half": "pure {dtype}: weights, grads and optimizer states {dtype} (no fp32 master copy)",
+    "states.mixed_sharded": "mixed precision as DeepSpeed/FSDP keep it: {half} weights 2 + {half} grads 2 + fp32 "
+    "master 4 + fp32 optimizer states (ZeRO paper: 16 B/param with AdamW)",
+    "states.autocast": "torch autocast ({half}) with fp32 weights 4 + fp32 grads 4 + fp32 optimizer states, plus "
+    "{half} copies of the Linear weights made by autocast and kept for backward (HF 'Model training anatomy': "
+    "18 B/param with AdamW)",
+})  # fmt: skip
+
+
 def bnb_state_bytes(opt: str, numel: int, state_bytes: int) -> int:
     """Optimizer-state bytes of one tensor of ``numel`` elements (per-tensor rules of bitsandbytes' optimizers)."""
     spec = OPTIMIZERS[opt]
@@ -146,31 +164,19 @@ class PrecisionSpec:
     act_bytes: int
     resid_bytes: int
     autocast: bool
-    note: str
+    note: Message
 
 
 def precision_spec(precision: str, sharded: bool) -> PrecisionSpec:
     """Bytes per trainable parameter for a precision convention (see module docstring)."""
     if precision == "fp32":
-        return PrecisionSpec("fp32", 4, 4, 4, 0, 4, 4, False, "pure fp32: weights, grads and states fp32")
+        return PrecisionSpec("fp32", 4, 4, 4, 0, 4, 4, False, msg("states.fp32"))
     if precision in ("bf16", "fp16"):
-        return PrecisionSpec(
-            precision, 2, 2, 2, 0, 2, 2, False,
-            f"pure {precision}: weights, grads and optimizer states {precision} (no fp32 master copy)",
-        )  # fmt: skip
+        return PrecisionSpec(precision, 2, 2, 2, 0, 2, 2, False, msg("states.pure_half", dtype=precision))
     half = precision.removeprefix("amp-")
     if sharded:
-        return PrecisionSpec(
-            precision, 2, 2, 4, 4, 2, 2, False,
-            f"mixed precision as DeepSpeed/FSDP keep it: {half} weights 2 + {half} grads 2 + fp32 master 4 + "
-            "fp32 optimizer states (ZeRO paper: 16 B/param with AdamW)",
-        )  # fmt: skip
-    return PrecisionSpec(
-        precision, 4, 4, 4, 0, 2, 4, True,
-        f"torch autocast ({half}) with fp32 weights 4 + fp32 grads 4 + fp32 optimizer states, plus {half} "
-        "copies of the Linear weights made by autocast and kept for backward (HF 'Model training anatomy': "
-        "18 B/param with AdamW)",
-    )  # fmt: skip
+        return PrecisionSpec(precision, 2, 2, 4, 4, 2, 2, False, msg("states.mixed_sharded", half=half))
+    return PrecisionSpec(precision, 4, 4, 4, 0, 2, 4, True, msg("states.autocast", half=half))
 
 
 def optimizer_state_bytes(opt: str, trainable: int, state_bytes: int, factored_elements: int = 0) -> int:

@@ -18,7 +18,7 @@ from .arch import ConfigError
 from .catalog import load_catalog
 from .errors import as_input_error, error_payload
 from .estimate import EstimateError, estimate
-from .messages import InputError, one_line
+from .messages import InputError, msg, one_line, register
 from .params import count_params
 from .planning import report
 from .schemas import EstimateRequest
@@ -26,6 +26,13 @@ from .schemas import EstimateRequest
 MAX_PAYLOAD = 1 << 20  # 1 MiB: a config.json is a few KB
 MAX_JSON_DEPTH = 32  # a request nests 5 levels (request → config → vision_config → rope_scaling → list)
 INT_DIGITS = 4300  # CPython's int/str conversion limit (sys.get_int_max_str_digits default), Pyodide's too
+
+register({
+    "config.summary": "{model_type}: {layers} layers, hidden {hidden}, {heads} heads / {kv_heads} KV heads × "
+    "{head_dim}, vocab {vocab:,}",
+    "config.summary_moe": "{model_type}: {layers} layers, hidden {hidden}, {heads} heads / {kv_heads} KV heads × "
+    "{head_dim}, vocab {vocab:,}, {experts} experts top-{top_k}",
+})  # fmt: skip
 
 
 def _info(_: dict[str, Any]) -> dict[str, Any]:
@@ -126,13 +133,16 @@ def _parse_config(payload: dict[str, Any]) -> dict[str, Any]:
     if resolved.multimodal is not None:
         mm = resolved.multimodal
         extra = mm.non_lm_params
+    shape = {"model_type": a.model_type, "layers": a.num_layers, "hidden": a.hidden_size, "heads": a.num_heads,
+             "kv_heads": a.num_kv_heads, "head_dim": a.head_dim, "vocab": a.vocab_size}  # fmt: skip
     summary = (
-        f"{a.model_type}: {a.num_layers} layers, hidden {a.hidden_size}, {a.num_heads} heads / {a.num_kv_heads} KV "
-        f"heads × {a.head_dim}, vocab {a.vocab_size:,}"
-        + (f", {a.moe.num_experts} experts top-{a.moe.top_k}" if a.moe else "")
+        msg("config.summary_moe", **shape, experts=a.moe.num_experts, top_k=a.moe.top_k)
+        if a.moe
+        else msg("config.summary", **shape)
     )
     return {"model_type": a.model_type, "params_total": pc.total + extra, "params_active": pc.active,
-            "summary": summary, "assumptions": list(a.assumptions)}  # fmt: skip
+            "summary": summary.model_dump(mode="json"),
+            "assumptions": [m.model_dump(mode="json") for m in a.assumptions]}  # fmt: skip
 
 
 def _schema(_: dict[str, Any]) -> dict[str, Any]:

@@ -221,7 +221,7 @@ export function buildForm(form, ctx) {
         { testid: "custom-active" },
         h("strong", { text: t("m.custom_active") }),
         " ",
-        h("span", { testid: "config-summary", text: ctx.ui.configSummary || String(state.config.model_type ?? "") }),
+        h("span", { testid: "config-summary", text: msgText(ctx.ui.configSummary) || String(state.config.model_type ?? "") }),
         " ",
         h("button.btn.small", { type: "button", testid: "config-clear", onclick: () => ctx.handlers.clearConfig(), text: t("m.use_catalog") }),
       )
@@ -461,8 +461,11 @@ export function showErrors(form, errors) {
   const general = $("[data-testid='form-error']", form);
   const f = errors._form;
   general.hidden = !f;
-  general.textContent = !f ? "" : f.field ? `${fieldLabel(form, f.field)}: ${msgText(f.msg)}` : msgText(f.msg);
+  general.textContent = !f ? "" : f.field && !namesField(f.msg) ? `${fieldLabel(form, f.field)}: ${msgText(f.msg)}` : msgText(f.msg);
 }
+
+/** Whether an engine message already names its field (a {field} parameter, rendered as the form's label). */
+export const namesField = (m) => !!m && typeof m === "object" && typeof m.params?.field === "string";
 
 /** A field as the form labels it (translated; the batch label follows the workload), for error lines. */
 export function fieldLabel(form, key) {

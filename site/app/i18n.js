@@ -65,13 +65,15 @@ const NUMBER_LOCALES = { en: "en-US", "zh-CN": "zh-CN" };
 /**
  * Fill `{name}` / `{name:spec}` placeholders, spec one of `,` (digit grouping), `.Nf` or `,.Nf` (N decimals):
  * the subset of Python's format mini-language the engine's messages use (engine/vram_insight/messages.py).
- * Numbers with a spec are formatted for the current language; an unknown name is left as written.
+ * Numbers with a spec are formatted for the current language; a parameter that is itself a message
+ * ({code, params, text}) is rendered in the current language; an unknown name is left as written.
  */
 export function fillTemplate(text, params) {
   const p = params || {};
   return String(text).replace(/\{(\w+)(?::(,|\.\d+f|,\.\d+f))?\}/g, (whole, name, spec) => {
     if (!Object.prototype.hasOwnProperty.call(p, name)) return whole;
     const v = p[name];
+    if (isMessage(v)) return renderMessage(v).text;
     if (spec && typeof v === "number" && Number.isFinite(v)) {
       const grouping = spec.startsWith(",");
       const fixed = /\.(\d+)f$/.exec(spec);
@@ -84,11 +86,27 @@ export function fillTemplate(text, params) {
   });
 }
 
+const isMessage = (v) => v !== null && typeof v === "object" && (typeof v.code === "string" || typeof v.text === "string");
+
+// How the page names a request field in messages ({field}): the form's label for it (set by main.js), else
+// the f.<field> label, else the field as the engine wrote it. A config.json key (config.<key>) shows the key.
+let fieldLabeler = null;
+export function setFieldLabeler(fn) {
+  fieldLabeler = typeof fn === "function" ? fn : null;
+}
+function fieldName(v) {
+  if (typeof v !== "string" || !v) return v;
+  if (v.startsWith("config.")) return v.slice("config.".length);
+  const label = fieldLabeler ? fieldLabeler(v) : has(`f.${v}`) ? t(`f.${v}`) : null;
+  return label || v;
+}
+
 /**
  * Render an engine message in the current language. A message is a plain string (shown as is) or
- * {code, params, text}: the template `msg.<code>` of site/i18n/<lang>.json filled with `params`, else the
- * engine's English `text`. Returns {text, code, translated}: `translated` is true when a template in the
- * current language was used (or the message has no code to translate).
+ * {code, params, text}: the template `msg.<code>` of site/i18n/<lang>.json filled with `params` (a nested message
+ * rendered the same way, a `field` named as the form labels it), else the engine's English `text`. Returns
+ * {text, code, translated}: `translated` is true when templates in the current language were used for the message
+ * and every message nested in it.
  */
 export function renderMessage(m) {
   if (m === null || m === undefined) return { text: "", code: null, translated: true };
@@ -99,7 +117,16 @@ export function renderMessage(m) {
   const own = tables[lang]?.[`msg.${code}`];
   const tpl = own ?? template(`msg.${code}`);
   if (tpl === null) return { text: fallback, code, translated: false };
-  return { text: fillTemplate(tpl, m.params), code, translated: own !== undefined };
+  let translated = own !== undefined;
+  const shown = {};
+  for (const [k, v] of Object.entries(m.params || {})) {
+    if (isMessage(v)) {
+      const inner = renderMessage(v);
+      translated = translated && inner.translated;
+      shown[k] = inner.text;
+    } else shown[k] = k === "field" ? fieldName(v) : v;
+  }
+  return { text: fillTemplate(tpl, shown), code, translated };
 }
 
 /** A message as text in the current language (see renderMessage). */

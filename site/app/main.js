@@ -2,9 +2,9 @@
 // engine (Pyodide in a Web Worker, site/engine/engine-client.js) as inputs change.
 import { $, $$, clear, debounce, download, h } from "./dom.js";
 import { DEFAULTS, diffFromDefaults, MODES, presetRequest, requestKey, sanitizeRequest, tabDefaults, toRequest } from "./fields.js";
-import { buildForm, CONFIG_MAX_BYTES, fieldLabel, markChanged, showErrors, syncControls, syncPreset, updateVisibility } from "./form.js";
+import { buildForm, CONFIG_MAX_BYTES, fieldLabel, markChanged, namesField, showErrors, syncControls, syncPreset, updateVisibility } from "./form.js";
 import { fmtNum, gb } from "./format.js";
-import { applyStatic, getLang, initI18n, msgText, setLang, t } from "./i18n.js";
+import { applyStatic, getLang, initI18n, msgText, setFieldLabeler, setLang, t } from "./i18n.js";
 import { loadHistory, makeEntry, MAX_NAME, saveHistory, trimEntries } from "./history.js";
 import { onStoreProblem } from "./history-store.js";
 import { watchForUpdates } from "./sw-update.js";
@@ -583,7 +583,7 @@ function linkRejected(field, msg) {
   }
   // A link whose values cannot be repaired one by one: say so and fall back to the default view.
   app.fromLink = false;
-  notice("error", t("n.link_invalid", { msg: field ? `${fieldLabel(form(), field)}: ${msgText(msg)}` : msgText(msg) }), "notice-link");
+  notice("error", t("n.link_invalid", { msg: field && !namesField(msg) ? `${fieldLabel(form(), field)}: ${msgText(msg)}` : msgText(msg) }), "notice-link");
   app.url.written = "";
   history.replaceState(history.state, "", location.pathname + location.search);
   loadRequest({ ...DEFAULTS }, { resetTabs: true });
@@ -686,7 +686,8 @@ async function applyConfigText(text, { err, note }) {
   }
   try {
     const info = await app.engine.call("parse_config", { config: cfg });
-    app.ui.configSummaries[app.state.mode] = String(info.summary ?? info.model_type ?? "");
+    // The summary is an engine message (rendered in the page's language by form.js), or the model_type.
+    app.ui.configSummaries[app.state.mode] = info.summary ?? String(info.model_type ?? "");
     app.ui.customOpen = false;
     app.state.config = cfg;
     delete app.errors.model;
@@ -1178,6 +1179,8 @@ async function main() {
   } catch (err) {
     console.warn("i18n", err);
   }
+  // An engine message's {field} is named as the form labels that input (translated, following the workload).
+  setFieldLabeler((key) => fieldLabel(form(), key));
   // Pre-rendered data: the catalog lists and the default report, computed by CPython at build time.
   const cat = readJsonBlock("prerendered-catalog");
   if (cat && Array.isArray(cat.models) && Array.isArray(cat.gpus)) app.catalog = cat;

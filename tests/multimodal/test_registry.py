@@ -36,7 +36,7 @@ def test_every_catalog_multimodal_model_splits() -> None:
 def test_unsupported_inputs_are_ignored_with_a_note() -> None:
     m = media_tokens(config("llava-1.5-7b"), images=0, audio_seconds=20)
     assert m.llm_tokens == 0
-    assert any("audio ignored" in n for n in m.notes)
+    assert any(n.code == "media.ignored_audio" and "audio ignored" in n.text for n in m.notes)
 
 
 @pytest.mark.parametrize("model_id", MULTIMODAL_IDS)

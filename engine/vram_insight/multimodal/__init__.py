@@ -103,7 +103,7 @@ def split_multimodal(config: dict[str, Any]) -> MultimodalSpec:
     A text-only config gives ``towers == []`` and ``lm = parse_config(config)``, so callers need one path.
     """
     if not isinstance(config, dict):
-        raise ConfigError("config.json must be a JSON object")
+        raise ConfigError.of("error.config.not_object", "config")
     family = _family(config)
     if not family:
         lm = parse_config(config)

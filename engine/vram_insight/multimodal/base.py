@@ -13,6 +13,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..arch import ArchSpec, ConfigError
+from ..messages import Message, msg, register, shown
 from ..params import count_params
 
 TowerKind = Literal["vision", "audio"]
@@ -20,6 +21,17 @@ AttentionImpl = Literal["sdpa", "eager", "flash"]
 Checkpointing = Literal["none", "selective", "full"]
 CrossAttentionMode = Literal["none", "interleaved", "every_layer"]
 MediaKind = Literal["image", "video", "audio"]
+
+register({
+    "mm.defaults": "{what}: {fields} not in config.json — {source} defaults",
+    "media.item_image": "{count} × image: {detail}",
+    "media.item_video": "{count} × video: {detail}",
+    "media.item_audio": "{count} × audio: {detail}",
+    "media.ignored_image": "image ignored: {model_type} takes no image input",
+    "media.ignored_video": "video ignored: {model_type} takes no video input",
+    "media.ignored_audio": "audio ignored: {model_type} takes no audio input",
+    "media.frames_as_images": "{model} has no video path: the {frames} video frames are counted as images",
+})  # fmt: skip
 
 
 class TowerStage(BaseModel):
@@ -79,7 +91,7 @@ class Tower(BaseModel):
         default=0,
         description="Training: extra activation elements per position per layer (conformer conv module).",
     )
-    notes: list[str] = Field(default_factory=list)
+    notes: list[Message] = Field(default_factory=list)
 
 
 class MultimodalSpec(BaseModel):
@@ -99,7 +111,7 @@ class MultimodalSpec(BaseModel):
             "'every_layer': every decoder layer has self- and cross-attention (Whisper, Nougat, Florence-2)."
         ),
     )
-    assumptions: list[str] = Field(default_factory=list)
+    assumptions: list[Message] = Field(default_factory=list)
 
     @property
     def lm_params(self) -> int:
@@ -129,7 +141,7 @@ class MediaItem(BaseModel):
     count: int = Field(description="Images, videos (one clip of video_frames frames) or audio windows.")
     llm_tokens_each: int
     encoder_positions_each: dict[str, int] = Field(default_factory=dict)
-    detail: str = ""
+    detail: Message | None = None
 
 
 class MediaTokens(BaseModel):
@@ -151,7 +163,7 @@ class MediaTokens(BaseModel):
         description="Encoder states the decoder cross-attends to (mllama, Whisper, Nougat, Florence-2).",
     )
     per_item: list[MediaItem] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    notes: list[Message] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -169,10 +181,14 @@ def _int(cfg: dict[str, Any], *names: str, default: int | None = None) -> int:
                 or int(value) != value
                 or value < 0
             ):
-                raise ConfigError(f"config field {name!r} must be a non-negative integer, got {value!r}")
+                if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                    raise ConfigError.of(
+                        "error.config.too_small", "config", key=name, limit=0, got=shown(value)
+                    )
+                raise ConfigError.of("error.config.not_integer", "config", key=name, got=shown(value))
             return int(value)
     if default is None:
-        raise ConfigError(f"config is missing {names[0]!r} (needed to size the multimodal tower)")
+        raise ConfigError.of("error.config.missing", "config", key=names[0])
     return default
 
 
@@ -188,19 +204,19 @@ class Defaults:
     source: str
     values: dict[str, Any]
 
-    def fill(self, given: dict[str, Any], what: str, notes: list[str]) -> dict[str, Any]:
+    def fill(self, given: dict[str, Any], what: str, notes: list[Message]) -> dict[str, Any]:
         """``given`` completed with these defaults; says which fields were filled and from where."""
         merged = dict(self.values)
         merged.update({k: v for k, v in given.items() if v is not None})
         filled = [k for k in self.values if given.get(k) is None and k not in ("model_type",)]
         if filled:
             shown = ", ".join(f"{k}={self.values[k]}" for k in filled)
-            notes.append(f"{what}: {shown} not in config.json — {self.source} defaults")
+            notes.append(msg("mm.defaults", what=what, fields=shown, source=self.source))
         return merged
 
-    def section(self, cfg: dict[str, Any], key: str, notes: list[str]) -> dict[str, Any]:
-        """``cfg[key]`` (e.g. ``vision_config``) completed with these defaults (noted as 'vision config')."""
-        return self.fill(_sub(cfg, key), key.replace("_", " "), notes)
+    def section(self, cfg: dict[str, Any], key: str, notes: list[Message]) -> dict[str, Any]:
+        """``cfg[key]`` (e.g. ``vision_config``) completed with these defaults (noted under the key's name)."""
+        return self.fill(_sub(cfg, key), key, notes)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -242,7 +258,7 @@ class _Ctx:
         self.images, self.w, self.h, self.frames, self.seconds = images, width, height, frames, seconds
         self.vision, self.audio = spec.tower("vision"), spec.tower("audio")
         self.items: list[MediaItem] = []
-        self.notes: list[str] = []
+        self.notes: list[Message] = []
         self.span: dict[str, int] = {}
         self.cross = 0
 
@@ -257,7 +273,7 @@ class _Ctx:
         count: int,
         tokens: int,
         positions: dict[str, int],
-        detail: str,
+        detail: Message,
         span: dict[str, int] | None = None,
         cross: int = 0,
     ) -> None:
@@ -273,21 +289,19 @@ class _Ctx:
                 detail=detail,
             )
         )
-        self.notes.append(f"{count} × {kind}: {detail}")
+        self.notes.append(msg(f"media.item_{kind}", count=count, detail=detail))
         for name, s in (span if span is not None else positions).items():
             self.span[name] = max(self.span.get(name, 0), s)
         self.cross += count * cross
 
     def ignore(self, kind: str, amount: float) -> None:
         if amount:
-            self.notes.append(f"{kind} ignored: {self.spec.model_type} takes no {kind} input")
+            self.notes.append(msg(f"media.ignored_{kind}", model_type=self.spec.model_type))
 
     def frames_as_images(self, rule: Callable[[int], None], model: str) -> None:
         """Models without a video path see a video as that many separate images (how their processors take it)."""
         if self.frames:
-            self.notes.append(
-                f"{model} has no video path: the {self.frames} video frames are counted as images"
-            )
+            self.notes.append(msg("media.frames_as_images", model=model, frames=self.frames))
             rule(self.frames)
 
     def still_images(self, rule: Callable[[int], None], model: str) -> None:

@@ -11,9 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..arch import ArchSpec, LayerSpec
+from ..messages import Message, msg, register
 from .base import Defaults, MultimodalSpec, _Ctx, _int, _linear, _vit_positions
 from .decoders import _layernorm_transformer
 from .encoders import CLIP_VISION_DEFAULTS, SIGLIP_VISION_DEFAULTS, _clip_tower, _siglip_tower
+
+register({
+    "mm.contrastive_text": "contrastive text encoder (not generative): no KV cache, no LM head",
+    "media.dual_encoder": "{size} px → {positions} ViT positions (an image encoder: no LLM tokens)",
+})  # fmt: skip
 
 # configuration_clip.py CLIPTextConfig
 CLIP_TEXT_DEFAULTS = Defaults(
@@ -46,13 +52,13 @@ def _text_encoder_lm(t: dict[str, Any], model_type: str, positions: int, head: i
         positions=positions,
         max_positions=positions,
         extra={"text_head": head} if head else {},
-        assumptions=["contrastive text encoder (not generative): no KV cache, no LM head"],
+        assumptions=[msg("mm.contrastive_text")],
     )
 
 
 def split_clip(cfg: dict[str, Any]) -> MultimodalSpec:
     """CLIPModel (modeling_clip.py): vision + text towers, visual/text projections (no bias), logit_scale."""
-    notes: list[str] = []
+    notes: list[Message] = []
     t = CLIP_TEXT_DEFAULTS.section(cfg, "text_config", notes)
     v = CLIP_VISION_DEFAULTS.section(cfg, "vision_config", notes)
     proj = _int(cfg, "projection_dim", default=512)
@@ -69,7 +75,7 @@ def split_clip(cfg: dict[str, Any]) -> MultimodalSpec:
 def split_siglip(cfg: dict[str, Any]) -> MultimodalSpec:
     """SiglipModel (modeling_siglip.py): vision tower (with pooling head), text tower (+ head Linear(h, proj)),
     logit_scale and logit_bias."""
-    notes: list[str] = []
+    notes: list[Message] = []
     t = SIGLIP_TEXT_DEFAULTS.section(cfg, "text_config", notes)
     v = SIGLIP_VISION_DEFAULTS.section(cfg, "vision_config", notes)
     h = _int(t, "hidden_size")
@@ -96,6 +102,6 @@ def rule_dual_encoder(c: _Ctx) -> None:
         c.images,
         0,
         {"vision": pos},
-        f"{v.image_size} px → {pos} ViT positions (an image encoder: no LLM tokens)",
+        msg("media.dual_encoder", size=v.image_size, positions=pos),
     )
     c.image_only()

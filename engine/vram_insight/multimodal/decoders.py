@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ..arch import ArchSpec, LayerSpec, parse_config
+from ..messages import Message
 from .base import Defaults, _int, _ln, _sub
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -89,8 +90,8 @@ def _text_lm(
     text: dict[str, Any],
     parent: dict[str, Any],
     default_type: str,
-    notes: list[str],
-    what: str = "text config",
+    notes: list[Message],
+    what: str = "text_config",
 ) -> ArchSpec:
     """Build the decoder ArchSpec from a (possibly sparse) nested text config, filling its class defaults."""
     text = dict(text)
@@ -105,7 +106,9 @@ def _text_lm(
     return parse_config(full)
 
 
-def _nested_text_lm(cfg: dict[str, Any], lm_type: str, notes: list[str], *, force: bool = False) -> ArchSpec:
+def _nested_text_lm(
+    cfg: dict[str, Any], lm_type: str, notes: list[Message], *, force: bool = False
+) -> ArchSpec:
     """The decoder of ``cfg['text_config']`` (a ``lm_type`` when it names none; always one when ``force``:
     configs whose text model_type is the multimodal wrapper's own, e.g. 'qwen3_vl_text')."""
     text = _sub(cfg, "text_config")
@@ -115,7 +118,7 @@ def _nested_text_lm(cfg: dict[str, Any], lm_type: str, notes: list[str], *, forc
 
 
 def _top_level_text_lm(
-    cfg: dict[str, Any], lm_type: str, notes: list[str], nested: tuple[str, ...]
+    cfg: dict[str, Any], lm_type: str, notes: list[Message], nested: tuple[str, ...]
 ) -> ArchSpec:
     """The decoder of a remote-code config that keeps the text fields at the top level, next to the
     ``nested`` encoder sections (MiniCPM-V, Phi-3-V, Phi-4-MM, older Qwen2-VL)."""
@@ -142,7 +145,7 @@ def _layernorm_transformer(
     max_positions: int,
     extra: dict[str, int],
     final_norm: bool = True,
-    assumptions: list[str] | None = None,
+    assumptions: list[Message] | None = None,
 ) -> ArchSpec:
     """Pre-norm MHA layers (2 LayerNorm), biased out-projection and fc1/fc2, a learned position table."""
     return ArchSpec(

@@ -12,9 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..arch import ConfigError
+from ..messages import Message, msg, register, shown
 from .base import MultimodalSpec, TowerStage, _Ctx, _int, _linear, _ln, _sub
 from .decoders import BART_DECODER, _encoder_decoder_lm
 from .encoders import _hierarchical_tower
+
+register({
+    "mm.donut_tied": "decoder tie_word_embeddings not set: lm_head tied to embed_tokens (PretrainedConfig default); "
+    "an untied lm_head would add vocab × d_model",
+    "mm.donut_widths": "encoder and decoder widths differ: enc_to_dec_proj Linear not counted",
+    "mm.donut_input": "input {height}×{width} px (H×W)",
+    "media.donut_page": "page resized and padded to {width}×{height} → Swin {cols}×{rows} positions → {states} "
+    "encoder states for cross-attention",
+})  # fmt: skip
 
 
 def donut_swin_params(e: dict[str, Any]) -> int:
@@ -52,23 +62,20 @@ def _input_hw(e: dict[str, Any]) -> tuple[int, int]:
 
 def split_vision_encoder_decoder(cfg: dict[str, Any]) -> MultimodalSpec:
     """VisionEncoderDecoderModel (Nougat, Donut): donut-swin encoder + MBart decoder with cross-attention."""
-    notes: list[str] = []
+    notes: list[Message] = []
     e, t = _sub(cfg, "encoder"), _sub(cfg, "decoder")
     e_type, t_type = str(e.get("model_type")), str(t.get("model_type"))
     if e_type not in ("donut-swin", "swin") or t_type not in ("mbart", "bart"):
-        raise ConfigError(
-            f"vision-encoder-decoder with {e_type!r} + {t_type!r} is not supported (donut-swin + mbart is)"
+        raise ConfigError.of(
+            "error.config.encoder_decoder_pair", "config", encoder=shown(e_type), decoder=shown(t_type)
         )
     tie = t.get("tie_word_embeddings")
     if tie is None:
         tie = True
-        notes.append(
-            "decoder tie_word_embeddings not set: lm_head tied to embed_tokens (PretrainedConfig "
-            "default); an untied lm_head would add vocab × d_model"
-        )
+        notes.append(msg("mm.donut_tied"))
     d = _int(t, "d_model")
     if _int(e, "hidden_size", default=d) != d:
-        notes.append("encoder and decoder widths differ: enc_to_dec_proj Linear not counted")
+        notes.append(msg("mm.donut_widths"))
     lm = _encoder_decoder_lm(
         t,
         BART_DECODER,
@@ -99,7 +106,7 @@ def split_vision_encoder_decoder(cfg: dict[str, Any]) -> MultimodalSpec:
         patch_size=_int(e, "patch_size", default=4),
         image_size=max(img_hw),
         window=w * w,
-        note=f"input {img_hw[0]}×{img_hw[1]} px (H×W)",
+        note=msg("mm.donut_input", height=img_hw[0], width=img_hw[1]),
     )
     return MultimodalSpec(
         model_type="vision-encoder-decoder",
@@ -121,8 +128,7 @@ def rule_vision_encoder_decoder(c: _Ctx) -> None:
         c.images,
         0,
         {"vision": pos},
-        f"page resized and padded to {iw}×{ih} → Swin {iw // p}×{ih // p} positions → {last} encoder states for "
-        "cross-attention",
+        msg("media.donut_page", width=iw, height=ih, cols=iw // p, rows=ih // p, states=last),
         span={"vision": v.window or pos},
         cross=last,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..messages import Message
 from .base import Defaults, Tower, TowerKind, TowerStage, _int, _linear, _ln
 
 
@@ -154,7 +155,7 @@ def _hierarchical_tower(
     patch_size: int,
     image_size: int,
     window: int,
-    note: str,
+    note: Message,
 ) -> Tower:
     """A windowed multi-stage vision encoder; its summary shape is its last (widest) stage, layers all stages'.
     Both use nn.functional.softmax(attn, dim=-1) in the dtype (modeling_donut_swin.py, modeling_florence2.py)."""

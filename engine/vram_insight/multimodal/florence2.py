@@ -10,9 +10,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..messages import Message, msg, register
 from .base import MultimodalSpec, TowerStage, _Ctx, _int, _linear, _ln, _sub
 from .decoders import BART_DECODER, _encoder_decoder_lm
 from .encoders import _hierarchical_tower, _vit_layer
+
+register({
+    "mm.davit": "DaViT: each depth unit = spatial-window block + channel-attention block",
+    "mm.florence2": "Florence-2: language model = BART-style encoder (counted in lm.extra_params['text_encoder']) + "
+    "decoder with cross-attention; image tokens enter the text encoder",
+    "media.florence2": "resized to 768×768 → DaViT ({positions} positions at stride 4) → {pooled} + 1 pooled = "
+    "{tokens} tokens into the text encoder (the decoder cross-attends to these plus the prompt)",
+})  # fmt: skip
 
 
 def davit_params(v: dict[str, Any]) -> int:
@@ -38,7 +47,7 @@ def davit_params(v: dict[str, Any]) -> int:
 def split_florence2(cfg: dict[str, Any]) -> MultimodalSpec:
     """Florence-2 (transformers Florence2ForConditionalGeneration): DaViT + projector + BART-style
     encoder-decoder language model (shared, tied embeddings)."""
-    notes: list[str] = []
+    notes: list[Message] = []
     t = _sub(cfg, "text_config")
     v = _sub(cfg, "vision_config")
     d, n_enc, f_enc = _int(t, "d_model"), _int(t, "encoder_layers"), _int(t, "encoder_ffn_dim")
@@ -77,7 +86,7 @@ def split_florence2(cfg: dict[str, Any]) -> MultimodalSpec:
         patch_size=strides[0] * math.prod(strides[1:]),
         image_size=768,
         window=w * w,
-        note="DaViT: each depth unit = spatial-window block + channel-attention block",
+        note=msg("mm.davit"),
     )
     proj_dim = _int(v, "projection_dim", default=_int(cfg, "projection_dim", default=d))
     pos = _sub(v, "image_pos_embed")
@@ -85,10 +94,7 @@ def split_florence2(cfg: dict[str, Any]) -> MultimodalSpec:
     # image_projection (dims[-1] × proj, no bias) + image_proj_norm LayerNorm + LearnedAbsolutePositionEmbedding2D
     # (row Embedding(n, D/2) + column Embedding(n, D − D/2), D = dims[-1]); the cosine temporal embedding is fixed.
     projector = dims[-1] * proj_dim + _ln(proj_dim) + n_pos * dims[-1]
-    notes.append(
-        "Florence-2: language model = BART-style encoder (counted in lm.extra_params['text_encoder']) + "
-        "decoder with cross-attention; image tokens enter the text encoder"
-    )
+    notes.append(msg("mm.florence2"))
     return MultimodalSpec(
         model_type="florence2",
         lm=lm,
@@ -109,8 +115,7 @@ def rule_florence2(c: _Ctx) -> None:
         c.images,
         last + 1,
         {"vision": pos},
-        f"resized to 768×768 → DaViT ({pos} positions at stride 4) → {last} + 1 pooled = {last + 1} tokens into "
-        "the text encoder (the decoder cross-attends to these plus the prompt)",
+        msg("media.florence2", positions=pos, pooled=last, tokens=last + 1),
         span={"vision": v.window or pos},
         cross=last + 1,
     )

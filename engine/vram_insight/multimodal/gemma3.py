@@ -11,14 +11,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..messages import Message, msg, register
 from .base import MultimodalSpec, _Ctx, _int, _linear, _sub, _vit_positions
 from .decoders import _nested_text_lm
 from .encoders import SIGLIP_VISION_DEFAULTS, _siglip_tower
 
+register({
+    "mm.paligemma_size": "PaliGemma: image_size {size} px from num_image_tokens {tokens} × patch 14²",
+    "media.gemma3": "resized to {size}×{size} (pan & scan off) → {patches} patches → 4×4 average pool → {tokens} "
+    "tokens (+4 markers)",
+    "media.resized": "resized to {size}×{size} → {tokens} tokens",
+})  # fmt: skip
+
 
 def split_gemma3(cfg: dict[str, Any]) -> MultimodalSpec:
     """Gemma 3 (4B/12B/27B): SigLIP-so400m @896 without head + Gemma3MultiModalProjector."""
-    notes: list[str] = []
+    notes: list[Message] = []
     lm = _nested_text_lm(cfg, "gemma3_text", notes, force=True)
     v = SIGLIP_VISION_DEFAULTS.section(cfg, "vision_config", notes)
     tower = _siglip_tower(v)
@@ -35,7 +43,7 @@ def split_gemma3(cfg: dict[str, Any]) -> MultimodalSpec:
 
 def split_paligemma(cfg: dict[str, Any]) -> MultimodalSpec:
     """PaliGemma: SigLIP-so400m without head + Linear(v, projection_dim) (modeling_paligemma.py)."""
-    notes: list[str] = []
+    notes: list[Message] = []
     lm = _nested_text_lm(cfg, "gemma", notes)
     v_raw = _sub(cfg, "vision_config")
     if v_raw.get("image_size") is None:
@@ -43,10 +51,8 @@ def split_paligemma(cfg: dict[str, Any]) -> MultimodalSpec:
             v_raw, "num_image_tokens", default=_int(_sub(cfg, "text_config"), "num_image_tokens", default=256)
         )
         v_raw["image_size"] = math.isqrt(n_tok) * _int(v_raw, "patch_size", default=14)
-        notes.append(
-            f"PaliGemma: image_size {v_raw['image_size']} px from num_image_tokens {n_tok} × patch 14²"
-        )
-    v = SIGLIP_VISION_DEFAULTS.fill(v_raw, "vision config", notes)
+        notes.append(msg("mm.paligemma_size", size=v_raw["image_size"], tokens=n_tok))
+    v = SIGLIP_VISION_DEFAULTS.fill(v_raw, "vision_config", notes)
     tower = _siglip_tower(v)
     projector = _linear(
         tower.hidden, _int(v, "projection_dim", default=_int(cfg, "projection_dim", default=lm.hidden_size))
@@ -68,8 +74,7 @@ def rule_gemma3(c: _Ctx) -> None:
             n,
             n_tok + 4,
             {"vision": pos},
-            f"resized to {v.image_size}×{v.image_size} (pan & scan off) → {pos} patches → 4×4 average pool → "
-            f"{n_tok} tokens (+4 markers)",
+            msg("media.gemma3", size=v.image_size, patches=pos, tokens=n_tok),
         )
 
     c.still_images(gemma3, "Gemma 3")
@@ -80,6 +85,6 @@ def rule_paligemma(c: _Ctx) -> None:
     pos = _vit_positions(v, cls=False)
 
     def paligemma(n: int) -> None:
-        c.add("image", n, pos, {"vision": pos}, f"resized to {v.image_size}×{v.image_size} → {pos} tokens")
+        c.add("image", n, pos, {"vision": pos}, msg("media.resized", size=v.image_size, tokens=pos))
 
     c.still_images(paligemma, "PaliGemma")

@@ -12,9 +12,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..messages import Message, msg, register
 from .base import Defaults, MultimodalSpec, _Ctx, _int, _tile_side
 from .decoders import _nested_text_lm
 from .encoders import _siglip_tower
+
+register({
+    "media.idefics2": "split into 4 crops + the original → 5 × 64 perceiver tokens (+10 markers); SigLIP runs "
+    "{per_view} positions per view ({width}×{height} px, crops padded to it)",
+    "media.idefics3": "longest edge → {longest} px, {cols}×{rows} tiles of {tile} px + global view → {views} × "
+    "{per_view} = {tokens} image tokens (+markers)",
+})  # fmt: skip
 
 # configuration_idefics2.py Idefics2VisionConfig / Idefics2PerceiverConfig
 IDEFICS2_VISION_DEFAULTS = Defaults(
@@ -37,7 +45,7 @@ IDEFICS3_VISION_DEFAULTS = Defaults(
 
 def split_idefics2(cfg: dict[str, Any]) -> MultimodalSpec:
     """Idefics2: SigLIP (NaViT) tower + connector = SwiGLU modality_projection + perceiver resampler."""
-    notes: list[str] = []
+    notes: list[Message] = []
     lm = _nested_text_lm(cfg, "mistral", notes)
     v = IDEFICS2_VISION_DEFAULTS.section(cfg, "vision_config", notes)
     tower = _siglip_tower(v, use_head=False, arch="idefics2_vit")
@@ -60,7 +68,7 @@ def split_idefics2(cfg: dict[str, Any]) -> MultimodalSpec:
 
 def split_idefics3(cfg: dict[str, Any]) -> MultimodalSpec:
     """Idefics3 / SmolVLM: SigLIP (NaViT) tower + pixel shuffle + Linear(v·s², h, bias=False)."""
-    notes: list[str] = []
+    notes: list[Message] = []
     lm = _nested_text_lm(cfg, "llama", notes)
     v = IDEFICS3_VISION_DEFAULTS.section(cfg, "vision_config", notes)
     scale = _int(cfg, "scale_factor", default=2)
@@ -99,8 +107,7 @@ def rule_idefics2(c: _Ctx) -> None:
             n,
             5 * 64 + 2 * 5,
             {"vision": 5 * per_view},
-            f"split into 4 crops + the original → 5 × 64 perceiver tokens (+10 markers); SigLIP runs {per_view} "
-            f"positions per view ({lw}×{lh} px, crops padded to it)",
+            msg("media.idefics2", per_view=per_view, width=lw, height=lh),
             span={"vision": per_view},
         )
 
@@ -132,8 +139,16 @@ def rule_idefics3(c: _Ctx) -> None:
             n,
             tokens,
             {"vision": (rows * cols + 1) * per_tile},
-            f"longest edge → {longest} px, {cols}×{rows} tiles of {tile} px + global view → "
-            f"{rows * cols + 1} × {seq} = {(rows * cols + 1) * seq} image tokens (+markers)",
+            msg(
+                "media.idefics3",
+                longest=longest,
+                cols=cols,
+                rows=rows,
+                tile=tile,
+                views=rows * cols + 1,
+                per_view=seq,
+                tokens=(rows * cols + 1) * seq,
+            ),
             span={"vision": per_tile},
         )
 

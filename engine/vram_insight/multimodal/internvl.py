@@ -12,9 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..arch import ArchSpec
+from ..messages import Message, msg, register
 from .base import MultimodalSpec, Tower, _closest_grid, _Ctx, _int, _ln, _sub, _tile_side, _two_layer_mlp
 from .decoders import _nested_text_lm, _text_lm
 from .encoders import _vit_layer, _vit_tower
+
+register({
+    "media.internvl": "dynamic tiling (max {max_tiles}): {cols}×{rows} tiles of {size} px → {tiles} × {per_tile} "
+    "tokens (+2 markers)",
+    "media.internvl_thumbnail": "dynamic tiling (max {max_tiles}): {cols}×{rows} tiles of {size} px + thumbnail → "
+    "{tiles} × {per_tile} tokens (+2 markers)",
+    "media.internvl_video": "{frames} frames, one {size} px tile each → {per_tile} tokens per frame",
+})  # fmt: skip
 
 
 def intern_vit_params(v: dict[str, Any]) -> int:
@@ -55,7 +64,7 @@ def _intern_vision(
 
 def split_internvl_chat(cfg: dict[str, Any]) -> MultimodalSpec:
     """InternVL 1.5–2.5 remote code (InternVLChatModel): InternViT + mlp1 (LayerNorm + 2 Linear) + LLM."""
-    notes: list[str] = []
+    notes: list[Message] = []
     llm = _sub(cfg, "llm_config")
     lm = _text_lm(llm, cfg, "internlm2", notes, what="llm_config")
     v = _sub(cfg, "vision_config")
@@ -68,7 +77,7 @@ def split_internvl_chat(cfg: dict[str, Any]) -> MultimodalSpec:
 
 def split_internvl_hf(cfg: dict[str, Any]) -> MultimodalSpec:
     """transformers-native InternVL (model_type 'internvl', OpenGVLab/*-hf): same tensors, HF field names."""
-    notes: list[str] = []
+    notes: list[Message] = []
     lm = _nested_text_lm(cfg, "qwen2", notes)
     v = dict(_sub(cfg, "vision_config"))
     v.setdefault("qkv_bias", v.get("attention_bias", False))
@@ -99,8 +108,15 @@ def rule_internvl(c: _Ctx) -> None:
         c.images,
         n_tiles * tile_tok + 2,
         {"vision": n_tiles * tile_pos},
-        f"dynamic tiling (max {INTERNVL_MAX_TILES}): {cols}×{rows} tiles of {size} px"
-        f"{' + thumbnail' if cols * rows > 1 else ''} → {n_tiles} × {tile_tok} tokens (+2 markers)",
+        msg(
+            "media.internvl_thumbnail" if cols * rows > 1 else "media.internvl",
+            max_tiles=INTERNVL_MAX_TILES,
+            cols=cols,
+            rows=rows,
+            size=size,
+            tiles=n_tiles,
+            per_tile=tile_tok,
+        ),
         span={"vision": tile_pos},
     )
     if c.frames:
@@ -109,7 +125,7 @@ def rule_internvl(c: _Ctx) -> None:
             1,
             c.frames * (tile_tok + 2),
             {"vision": c.frames * tile_pos},
-            f"{c.frames} frames, one {size} px tile each → {tile_tok} tokens per frame",
+            msg("media.internvl_video", frames=c.frames, size=size, per_tile=tile_tok),
             span={"vision": tile_pos},
         )
     c.ignore("audio", c.seconds)

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..messages import Message, msg, register
 from .base import Defaults, MultimodalSpec, _best_fit_canvas, _Ctx, _int, _linear, _ln, _tile_side
 from .decoders import _nested_text_lm
 from .encoders import _vit_layer, _vit_tower
+
+register({
+    "mm.llama4_released_vision": "Llama 4: config has no vision_config — the released checkpoints' vision tower "
+    "(1408 wide, 34 layers, 336 px) is counted; it is loaded with the weights (Llama4ForConditionalGeneration, vLLM)",
+    "media.llama4": "{cols}×{rows} tiles of {size} px → {tiles} × {per_tile} tokens (+{markers} markers)",
+    "media.llama4_global": "{cols}×{rows} tiles of {size} px + global → {tiles} × {per_tile} tokens (+{markers} "
+    "markers)",
+})  # fmt: skip
 
 # configuration_llama4.py Llama4VisionConfig defaults (used for fields missing from a present vision_config).
 LLAMA4_VISION_DEFAULTS = Defaults(
@@ -44,16 +53,13 @@ def llama4_vision_params(v: dict[str, Any]) -> int:
 
 def split_llama4(cfg: dict[str, Any]) -> MultimodalSpec:
     """Llama 4 (Scout/Maverick): MoE text model (arch.parse_config) + Llama4VisionModel + Linear projector."""
-    notes: list[str] = []
+    notes: list[Message] = []
     lm = _nested_text_lm(cfg, "llama4_text", notes, force=True)
     if isinstance(cfg.get("vision_config"), dict):
         v = LLAMA4_VISION_DEFAULTS.section(cfg, "vision_config", notes)
     else:
         v = dict(LLAMA4_RELEASED_VISION)
-        notes.append(
-            "Llama 4: config has no vision_config — the released checkpoints' vision tower (1408 wide, 34 layers, "
-            "336 px) is counted; it is loaded with the weights (Llama4ForConditionalGeneration, vLLM)"
-        )
+        notes.append(msg("mm.llama4_released_vision"))
     merge = round(1 / float(v["pixel_shuffle_ratio"]))
     tower = _vit_tower(
         "vision", "vision", "llama4_vit", llama4_vision_params(v), v, merge=merge, softmax_fp32=False
@@ -92,8 +98,15 @@ def rule_llama4(c: _Ctx) -> None:
             n,
             tokens,
             {"vision": tiles * (per_tile + 1)},
-            f"{cols}×{rows} tiles of {size} px{' + global' if rows * cols > 1 else ''} → {tiles} × {tok} tokens "
-            f"(+{seps + 3} markers)",
+            msg(
+                "media.llama4_global" if rows * cols > 1 else "media.llama4",
+                cols=cols,
+                rows=rows,
+                size=size,
+                tiles=tiles,
+                per_tile=tok,
+                markers=seps + 3,
+            ),
             span={"vision": per_tile + 1},
         )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..messages import Message, msg, register
 from .base import Defaults, MultimodalSpec, _Ctx, _int, _sub, _tile_side, _two_layer_mlp, _vit_positions
 from .decoders import _nested_text_lm
 from .encoders import (
@@ -23,6 +24,14 @@ from .encoders import (
     _vit_layer,
     _vit_tower,
 )
+
+register({
+    "media.pixtral": "{width}×{height} px → {rows}×{cols} patches of {patch} px + {rows} row breaks = {tokens} tokens",
+    "media.llava": "resized and cropped to {size}×{size} → {tokens} patch tokens (CLS dropped)",
+    "media.anyres": "anyres: best fit {width}×{height} = {cols}×{rows} tiles of {size} px + base view → {base} base "
+    "+ {grid} grid + {newline} newline = {tokens} tokens; the ViT runs {views} × {positions} positions",
+    "media.onevision_video": "{frames} frames at {size} px → {pooled} pooled tokens each + 1 newline",
+})  # fmt: skip
 
 # configuration_pixtral.py PixtralVisionConfig
 PIXTRAL_VISION_DEFAULTS = Defaults(
@@ -52,22 +61,22 @@ def _llava_projector(vision_hidden: int, text_hidden: int, cfg: dict[str, Any]) 
 
 def split_llava(cfg: dict[str, Any]) -> MultimodalSpec:
     """LLaVA-1.5 / LLaVA-NeXT / LLaVA-OneVision / Pixtral (LlavaForConditionalGeneration with a pixtral tower)."""
-    notes: list[str] = []
+    notes: list[Message] = []
     mt = str(cfg.get("model_type"))
     v_raw = _sub(cfg, "vision_config")
     v_type = str(v_raw.get("model_type") or "clip_vision_model")
     # LlavaConfig: a text_config without model_type is a LlamaConfig (configuration_llava.py).
     lm = _nested_text_lm(cfg, "llama", notes)
     if v_type == "pixtral":
-        v = PIXTRAL_VISION_DEFAULTS.fill(v_raw, "vision config", notes)
+        v = PIXTRAL_VISION_DEFAULTS.fill(v_raw, "vision_config", notes)
         tower = _vit_tower(
             "vision", "vision", "pixtral_vit", pixtral_vision_params(v), v, gated_mlp=True, norm="rms"
         )
     elif v_type.startswith("siglip"):
-        v = SIGLIP_VISION_DEFAULTS.fill(v_raw, "vision config", notes)
+        v = SIGLIP_VISION_DEFAULTS.fill(v_raw, "vision_config", notes)
         tower = _siglip_tower(v)
     else:
-        v = CLIP_VISION_DEFAULTS.fill(v_raw, "vision config", notes)
+        v = CLIP_VISION_DEFAULTS.fill(v_raw, "vision_config", notes)
         tower = _clip_tower(v)
     projector = _llava_projector(tower.hidden, lm.hidden_size, cfg)
     if mt in ("llava_next", "llava_onevision", "llava_next_video") and cfg.get(
@@ -95,8 +104,15 @@ def rule_llava(c: _Ctx) -> None:
                 n,
                 rows * (cols + 1),
                 {"vision": rows * cols},
-                f"{cols * p}×{rows * p} px → {rows}×{cols} patches of {p} px + {rows} row breaks = "
-                f"{rows * (cols + 1)} tokens",
+                msg(
+                    "media.pixtral",
+                    width=cols * p,
+                    height=rows * p,
+                    rows=rows,
+                    cols=cols,
+                    patch=p,
+                    tokens=rows * (cols + 1),
+                ),
                 span={"vision": n * rows * cols},
             )
 
@@ -110,7 +126,7 @@ def rule_llava(c: _Ctx) -> None:
                 n,
                 pos - 1,
                 {"vision": pos},
-                f"resized and cropped to {v.image_size}×{v.image_size} → {pos - 1} patch tokens (CLS dropped)",
+                msg("media.llava", size=v.image_size, tokens=pos - 1),
             )
 
         c.still_images(llava, "LLaVA-1.5")
@@ -172,8 +188,20 @@ def _anyres(c: _Ctx, n: int, onevision: bool) -> None:
         n,
         tokens,
         {"vision": (1 + sh * sw) * (base + cls)},
-        f"anyres: best fit {bw}×{bh} = {sw}×{sh} tiles of {size} px + base view → {base} base + {unpadded} grid + "
-        f"{newline} newline = {tokens} tokens; the ViT runs {1 + sh * sw} × {base + cls} positions",
+        msg(
+            "media.anyres",
+            width=bw,
+            height=bh,
+            cols=sw,
+            rows=sh,
+            size=size,
+            base=base,
+            grid=unpadded,
+            newline=newline,
+            tokens=tokens,
+            views=1 + sh * sw,
+            positions=base + cls,
+        ),
         span={"vision": base + cls},
     )
 
@@ -194,7 +222,7 @@ def rule_llava_onevision(c: _Ctx) -> None:
             1,
             c.frames * pooled + 1,
             {"vision": c.frames * side * side},
-            f"{c.frames} frames at {v.image_size} px → {pooled} pooled tokens each + 1 newline",
+            msg("media.onevision_video", frames=c.frames, size=v.image_size, pooled=pooled),
             span={"vision": side * side},
         )
     c.ignore("audio", c.seconds)

@@ -11,10 +11,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..messages import Message, msg, register
 from .base import Defaults, MultimodalSpec, _Ctx, _int, _ln, _sub
 from .decoders import _top_level_text_lm
 from .encoders import _siglip_tower
 from .idefics import IDEFICS2_VISION_DEFAULTS
+
+register({
+    "media.minicpmv_whole": "no slicing + overview → {views} × {queries} resampler tokens (+markers); SigLIP runs "
+    "{positions} positions",
+    "media.minicpmv": "{cols}×{rows} slices + overview → {views} × {queries} resampler tokens (+markers); SigLIP runs "
+    "{positions} positions",
+    "media.minicpmv_video": "{frames} frames, max_slice_nums 2 → {views} × {queries} tokens per frame",
+})  # fmt: skip
 
 MINICPMV_VISION_DEFAULTS = Defaults(
     "MiniCPM-V SiglipVisionConfig (remote configuration_minicpm.py)",
@@ -25,7 +34,7 @@ MINICPMV_VISION_DEFAULTS = Defaults(
 def split_minicpmv(cfg: dict[str, Any]) -> MultimodalSpec:
     """MiniCPM-V 2.5/2.6 remote code: SigLIP-400M (NaViT, no head) + 2D perceiver Resampler + LLM (Qwen2 for
     2.6 — the text fields sit at the top level)."""
-    notes: list[str] = []
+    notes: list[Message] = []
     version = float(cfg.get("version", 2.6))
     lm_type = "qwen2" if version >= 2.6 else "llama"
     lm = _top_level_text_lm(cfg, lm_type, notes, ("vision_config", "slice_config"))
@@ -98,13 +107,17 @@ def rule_minicpmv(c: _Ctx) -> None:
     # <image_id>k</image_id><image> + 64 × <unk> + </image>, then per slice <slice> + 64 × <unk> + </slice>
     # with "\n" between slice rows (get_slice_image_placeholder, use_image_id true).
     tokens = 3 + views * (q + 2) + max(rows - 1, 0)
-    grid = "no slicing" if views == 1 else f"{cols}×{rows} slices"
+    detail = (
+        msg("media.minicpmv_whole", views=views, queries=q, positions=pos)
+        if views == 1
+        else msg("media.minicpmv", cols=cols, rows=rows, views=views, queries=q, positions=pos)
+    )
     c.add(
         "image",
         c.images,
         tokens,
         {"vision": pos},
-        f"{grid} + overview → {views} × {q} resampler tokens (+markers); SigLIP runs {pos} positions",
+        detail,
         span={"vision": -(-pos // views)},
     )
     if c.frames:
@@ -116,7 +129,7 @@ def rule_minicpmv(c: _Ctx) -> None:
             1,
             c.frames * per_frame,
             {"vision": c.frames * f_pos},
-            f"{c.frames} frames, max_slice_nums 2 → {f_views} × {q} tokens per frame",
+            msg("media.minicpmv_video", frames=c.frames, views=f_views, queries=q),
             span={"vision": -(-f_pos // f_views)},
         )
     c.ignore("audio", c.seconds)

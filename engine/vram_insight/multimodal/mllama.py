@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..messages import Message, msg, register
 from .base import MultimodalSpec, Tower, _best_fit_canvas, _Ctx, _int, _linear, _ln, _sub, _tile_side
 from .decoders import _nested_text_lm
 from .encoders import _vit_layer
+
+register({
+    "mm.mllama_tiles": "up to {tiles} tiles per image; all {tiles} tile slots run through the ViT (padding tiles "
+    "masked)",
+    "mm.mllama_cross": "Llama-3.2-Vision: {cross} of {layers} decoder layers are cross-attention layers; they cache "
+    "K/V of the vision states (not of text tokens)",
+    "media.mllama": "canvas {width}×{height} → {used} of {tiles} tiles used; 1 <|image|> token; the decoder "
+    "cross-attends to {tiles} × {per_tile} = {states} vision states",
+})  # fmt: skip
 
 
 def mllama_vision_params(v: dict[str, Any]) -> int:
@@ -42,7 +52,7 @@ def _mllama_aspect_ratios(max_tiles: int) -> list[tuple[int, int]]:
 
 def split_mllama(cfg: dict[str, Any]) -> MultimodalSpec:
     """Llama-3.2-Vision: Llama decoder with gated cross-attention layers reading the tiled ViT's states."""
-    notes: list[str] = []
+    notes: list[Message] = []
     lm = _nested_text_lm(cfg, "llama", notes, force=True)
     cross = set(_sub(cfg, "text_config").get("cross_attention_layers") or [])
     layers = [layer.model_copy(update={"cross_attention": i in cross}) for i, layer in enumerate(lm.layers)]
@@ -67,15 +77,10 @@ def split_mllama(cfg: dict[str, Any]) -> MultimodalSpec:
         intermediate=_int(v, "intermediate_size", default=5120),
         patch_size=_int(v, "patch_size", default=14),
         image_size=_int(v, "image_size", default=560),
-        notes=[
-            f"up to {tiles} tiles per image; all {tiles} tile slots run through the ViT (padding tiles masked)"
-        ],
+        notes=[msg("mm.mllama_tiles", tiles=tiles)],
     )
     projector = _linear(_int(v, "vision_output_dim", default=7680), lm.hidden_size)  # multi_modal_projector
-    notes.append(
-        f"Llama-3.2-Vision: {len(cross)} of {lm.num_layers} decoder layers are cross-attention layers; they cache "
-        "K/V of the vision states (not of text tokens)"
-    )
+    notes.append(msg("mm.mllama_cross", cross=len(cross), layers=lm.num_layers))
     return MultimodalSpec(
         model_type="mllama",
         lm=lm,
@@ -109,8 +114,15 @@ def rule_mllama(c: _Ctx) -> None:
             n,
             1,
             {"vision": tiles * padded},
-            f"canvas {cw}×{ch} → {(ch // size) * (cw // size)} of {tiles} tiles used; 1 <|image|> token; the "
-            f"decoder cross-attends to {tiles} × {per_tile} = {tiles * per_tile} vision states",
+            msg(
+                "media.mllama",
+                width=cw,
+                height=ch,
+                used=(ch // size) * (cw // size),
+                tiles=tiles,
+                per_tile=per_tile,
+                states=tiles * per_tile,
+            ),
             cross=tiles * per_tile,
         )
 

@@ -13,14 +13,27 @@ import math
 from typing import Any
 
 from ..arch import ArchSpec
+from ..messages import Message, msg, register
 from .base import MultimodalSpec, Tower, _closest_grid, _Ctx, _int, _linear, _ln, _sub, _two_layer_mlp
 from .decoders import _top_level_text_lm
 from .encoders import _clip_tower, _siglip_tower
 
+register({
+    "mm.phi3v_encoder": "Phi-3-vision: image encoder = openai/clip-vit-large-patch14-336 (ViT-L/14, 336 px)",
+    "mm.conformer": "conformer block = 2 half-step FFNs + self-attention (T5 relative bias) + depthwise conv module",
+    "mm.phi4_lora": "Phi-4-multimodal: LoRA ranks vision r=256, speech r=320 (microsoft/Phi-4-multimodal-instruct "
+    "config) assumed — the adapters are stored with the checkpoint and loaded",
+    "media.phi3v": "HD transform (num_crops {num_crops}) → {width}×{height} px = {crops} crops + global → {tokens} "
+    "tokens; CLIP runs {slots} × 577 positions",
+    "media.phi4": "dynamic HD: {crops} crops of 448 px + global → {tokens} tokens; SigLIP runs {views} × 1024 "
+    "positions",
+    "media.phi4_audio": "{seconds} s → {frames} frames → {tokens} tokens (80 ms each)",
+})  # fmt: skip
+
 
 def split_phi3_v(cfg: dict[str, Any]) -> MultimodalSpec:
     """Phi-3/3.5-vision remote code: Phi-3-mini LM + CLIP ViT-L/14-336 (whole CLIPVisionModel) + HD projector."""
-    notes: list[str] = []
+    notes: list[Message] = []
     lm = _top_level_text_lm(cfg, "phi3", notes, ("embd_layer", "img_processor"))
     # img_processor: CLIPVisionModel(clip-vit-large-patch14-336) — ViT-L/14 dims (config of that repo).
     v = {
@@ -31,7 +44,7 @@ def split_phi3_v(cfg: dict[str, Any]) -> MultimodalSpec:
         "image_size": 336,
         "patch_size": 14,
     }
-    notes.append("Phi-3-vision: image encoder = openai/clip-vit-large-patch14-336 (ViT-L/14, 336 px)")
+    notes.append(msg("mm.phi3v_encoder"))
     tower = _clip_tower(v, merge=2)
     d = _int(_sub(cfg, "img_processor"), "image_dim_out", default=1024)
     # Phi3ImageEmbedding: img_projection Linear(4d, h) → GELU → Linear(h, h); glb_GN (4d) + sub_GN (4d).
@@ -55,7 +68,7 @@ def _phi4_lora_params(lm: ArchSpec, rank: int) -> int:
 def split_phi4mm(cfg: dict[str, Any]) -> MultimodalSpec:
     """Phi-4-multimodal (remote modeling_phi4mm.py = transformers Phi4Multimodal): Phi-4-mini LM + SigLIP-400M
     @448 with pooling head + conformer speech encoder + 2 MLP projector pairs + vision/speech LoRA adapters."""
-    notes: list[str] = []
+    notes: list[Message] = []
     lm = _top_level_text_lm(
         cfg, "phi3", notes, ("embd_layer", "audio_processor", "vision_lora", "speech_lora")
     )
@@ -108,19 +121,14 @@ def split_phi4mm(cfg: dict[str, Any]) -> MultimodalSpec:
         num_mel_bins=mels,
         # second FFN (LN in, GLU in/out 2·lu + lu, product lu) + conv module (~6·d) kept for backward per position
         extra_saved_per_layer=2 * d + 4 * lu + 6 * d,
-        notes=[
-            "conformer block = 2 half-step FFNs + self-attention (T5 relative bias) + depthwise conv module"
-        ],
+        notes=[msg("mm.conformer")],
     )
     # AudioEmbedding projections for 'speech' and 'vision' modes: Linear(d, h) → GELU → Linear(h, h) each.
     audio_proj = 2 * _two_layer_mlp(d, h)
     vision_r = _int(_sub(cfg, "vision_lora"), "r", default=256)
     speech_r = _int(_sub(cfg, "speech_lora"), "r", default=320)
     if "vision_lora" not in cfg or "speech_lora" not in cfg:
-        notes.append(
-            "Phi-4-multimodal: LoRA ranks vision r=256, speech r=320 (microsoft/Phi-4-multimodal-instruct "
-            "config) assumed — the adapters are stored with the checkpoint and loaded"
-        )
+        notes.append(msg("mm.phi4_lora"))
     other = {"vision_lora": _phi4_lora_params(lm, vision_r), "speech_lora": _phi4_lora_params(lm, speech_r)}
     return MultimodalSpec(
         model_type="phi4mm",
@@ -163,8 +171,15 @@ def rule_phi3_v(c: _Ctx) -> None:
             n,
             tokens,
             {"vision": (PHI3V_NUM_CROPS + 1) * 577},
-            f"HD transform (num_crops {PHI3V_NUM_CROPS}) → {nw}×{nh} px = {(nw // 336) * (nh // 336)} crops + "
-            f"global → {tokens} tokens; CLIP runs {PHI3V_NUM_CROPS + 1} × 577 positions",
+            msg(
+                "media.phi3v",
+                num_crops=PHI3V_NUM_CROPS,
+                width=nw,
+                height=nh,
+                crops=(nw // 336) * (nh // 336),
+                tokens=tokens,
+                slots=PHI3V_NUM_CROPS + 1,
+            ),
             span={"vision": 577},
         )
 
@@ -200,8 +215,7 @@ def rule_phi4mm(c: _Ctx) -> None:
             n,
             tokens,
             {"vision": (1 + crops) * 1024},
-            f"dynamic HD: {crops} crops of 448 px + global → {tokens} tokens; SigLIP runs {1 + crops} × 1024 "
-            "positions",
+            msg("media.phi4", crops=crops, tokens=tokens, views=1 + crops),
             span={"vision": 1024},
         )
 
@@ -218,5 +232,5 @@ def rule_phi4mm(c: _Ctx) -> None:
             1,
             tokens,
             {"audio": tokens},
-            f"{c.seconds:g} s → {frames} frames → {tokens} tokens (80 ms each)",
+            msg("media.phi4_audio", seconds=f"{c.seconds:g}", frames=frames, tokens=tokens),
         )

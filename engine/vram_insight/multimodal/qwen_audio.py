@@ -11,9 +11,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..messages import Message, msg, register
 from .base import Defaults, MultimodalSpec, _audio_clips, _Ctx, _linear
 from .decoders import _nested_text_lm
 from .encoders import whisper_encoder_tower
+
+register({
+    "media.qwen_audio": "{seconds} s → {frames} mel frames → {tokens} tokens (~25 per second); the encoder runs "
+    "{positions} positions",
+})  # fmt: skip
 
 # Whisper-large-v3-shaped audio encoders: configuration_qwen2_audio.py Qwen2AudioEncoderConfig
 QWEN2_AUDIO_ENCODER_DEFAULTS = Defaults(
@@ -25,7 +31,7 @@ QWEN2_AUDIO_ENCODER_DEFAULTS = Defaults(
 
 def split_qwen2_audio(cfg: dict[str, Any]) -> MultimodalSpec:
     """Qwen2-Audio: Whisper-large-v3-style encoder + Linear(d_audio, h) projector (modeling_qwen2_audio.py)."""
-    notes: list[str] = []
+    notes: list[Message] = []
     lm = _nested_text_lm(cfg, "qwen2", notes)
     tower = whisper_encoder_tower(QWEN2_AUDIO_ENCODER_DEFAULTS.section(cfg, "audio_config", notes))
     projector = _linear(tower.hidden, lm.hidden_size)  # Qwen2AudioMultiModalProjector
@@ -59,7 +65,6 @@ def add_qwen_audio(c: _Ctx) -> None:
             clips.count(length),
             tokens,
             {"audio": positions},
-            f"{length:g} s → {frames} mel frames → {tokens} tokens (~25 per second); the encoder runs "
-            f"{positions} positions",
+            msg("media.qwen_audio", seconds=f"{length:g}", frames=frames, tokens=tokens, positions=positions),
             span={"audio": span},
         )

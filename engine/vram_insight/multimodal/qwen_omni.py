@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..messages import msg, register
 from .base import Defaults, MultimodalSpec, Tower, _Ctx, _int, _linear, _sub
 from .decoders import _nested_text_lm
 from .encoders import _whisper_tower, whisper_encoder_params
 from .qwen_audio import QWEN2_AUDIO_ENCODER_DEFAULTS, add_qwen_audio
 from .qwen_vl import QWEN2_5_VL_VISION_DEFAULTS, _qwen2_5_vision, add_qwen_vision
+
+register({
+    "mm.qwen_omni_thinker": "Qwen2.5-Omni: thinker only (text output); the talker and token2wav speech modules are "
+    "not counted",
+    "media.qwen_omni_video_audio": "use_audio_in_video is not modelled: give the video's sound as audio seconds",
+})  # fmt: skip
 
 QWEN2_5_OMNI_AUDIO_DEFAULTS = Defaults(
     "Qwen2_5OmniAudioEncoderConfig (configuration_qwen2_5_omni.py)",
@@ -37,9 +44,7 @@ def _omni_audio_tower(a: dict[str, Any]) -> Tower:
 def split_qwen2_5_omni(cfg: dict[str, Any]) -> MultimodalSpec:
     """Qwen2.5-Omni: the thinker (audio encoder + Qwen2.5-VL ViT + Qwen2 LM). Talker and token2wav are only
     loaded for speech output and are not counted."""
-    notes = [
-        "Qwen2.5-Omni: thinker only (text output); the talker and token2wav speech modules are not counted"
-    ]
+    notes = [msg("mm.qwen_omni_thinker")]
     thinker = _sub(cfg, "thinker_config") or cfg
     lm = _nested_text_lm(thinker, "qwen2", notes)
     a = QWEN2_5_OMNI_AUDIO_DEFAULTS.section(thinker, "audio_config", notes)
@@ -63,6 +68,6 @@ def rule_qwen(c: _Ctx) -> None:
     if c.audio is not None:
         add_qwen_audio(c)
         if c.frames and c.vision is not None:
-            c.notes.append("use_audio_in_video is not modelled: give the video's sound as audio seconds")
+            c.notes.append(msg("media.qwen_omni_video_audio"))
     else:
         c.ignore("audio", c.seconds)

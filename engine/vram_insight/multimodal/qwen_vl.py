@@ -15,9 +15,17 @@ import math
 from typing import Any
 
 from ..arch import ConfigError
+from ..messages import Message, msg, register
 from .base import Defaults, MultimodalSpec, Tower, _Ctx, _int, _ln, _sub, _two_layer_mlp
 from .decoders import _nested_text_lm, _top_level_text_lm
 from .encoders import _vit_layer
+
+register({
+    "media.qwen_vl": "resized to {width}×{height} (smart_resize to multiples of {factor}) → {cols}×{rows} = {tokens} "
+    "tokens (+2 markers); the ViT runs on {patches} patches of {patch} px before the {merge}×{merge} merge",
+    "media.qwen_vl_video": "{frames} frames resized to {width}×{height} → {temporal} temporal patches × {per_patch} = "
+    "{tokens} tokens (+{markers} markers)",
+})  # fmt: skip
 
 # configuration_qwen2_vl.py Qwen2VLVisionConfig
 QWEN2_VL_VISION_DEFAULTS = Defaults(
@@ -121,7 +129,7 @@ def _qwen2_5_vision(v: dict[str, Any]) -> tuple[Tower, int]:
 
 def split_qwen_vl(cfg: dict[str, Any]) -> MultimodalSpec:
     """Qwen2-VL / Qwen2.5-VL: text fields at the top level (older configs) or under text_config."""
-    notes: list[str] = []
+    notes: list[Message] = []
     mt = str(cfg.get("model_type"))
     if _sub(cfg, "text_config"):
         lm = _nested_text_lm(cfg, "qwen2", notes, force=True)
@@ -148,7 +156,7 @@ def split_qwen_vl(cfg: dict[str, Any]) -> MultimodalSpec:
 def split_qwen3_vl(cfg: dict[str, Any]) -> MultimodalSpec:
     """Qwen3-VL (dense): Qwen3 decoder + ViT + merger + DeepStack mergers (features of deepstack_visual_indexes
     layers added to the first decoder layers' hidden states)."""
-    notes: list[str] = []
+    notes: list[Message] = []
     # Qwen3VLTextConfig: Qwen3 decoder (q/k RMSNorm), no qkv bias
     lm = _nested_text_lm(cfg, "qwen3", notes, force=True)
     v = QWEN3_VL_VISION_DEFAULTS.section(cfg, "vision_config", notes)
@@ -242,8 +250,18 @@ def add_qwen_vision(c: _Ctx) -> None:
             c.images,
             tokens + 2,
             {"vision": patches},
-            f"resized to {rw}×{rh} (smart_resize to multiples of {factor}) → {rw // factor}×{rh // factor} = "
-            f"{tokens} tokens (+2 markers); the ViT runs on {patches} patches of {p} px before the {m}×{m} merge",
+            msg(
+                "media.qwen_vl",
+                width=rw,
+                height=rh,
+                factor=factor,
+                cols=rw // factor,
+                rows=rh // factor,
+                tokens=tokens,
+                patches=patches,
+                patch=p,
+                merge=m,
+            ),
         )
     if c.frames:
         frames = max(c.frames, t)
@@ -273,7 +291,15 @@ def add_qwen_vision(c: _Ctx) -> None:
             1,
             tokens + 2 + grid_t * markers,
             {"vision": grid_t * per_t},
-            f"{c.frames} frames resized to {rw}×{rh} → {grid_t} temporal patches × {per_t // (m * m)} = {tokens} "
-            f"tokens (+{2 + grid_t * markers} markers)",
+            msg(
+                "media.qwen_vl_video",
+                frames=c.frames,
+                width=rw,
+                height=rh,
+                temporal=grid_t,
+                per_patch=per_t // (m * m),
+                tokens=tokens,
+                markers=2 + grid_t * markers,
+            ),
             span={"vision": per_t},
         )

@@ -10,9 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..messages import msg, register
 from .base import MultimodalSpec, Tower, _Ctx, _int, _ln, _sub, _vit_positions
 from .decoders import _text_lm
 from .encoders import _vit_layer
+
+register({
+    "mm.video_llama": "Video-LLaMA: LM = LLaMA-7B shape (LlamaConfig defaults), EVA-CLIP ViT-g/14 exact; Q-Formers "
+    "and the ImageBind-Huge audio encoder are approximate (not in transformers, not verified)",
+    "mm.imagebind_approx": "parameter count approximate (ImageBind-Huge audio branch)",
+    "media.video_llama_image": "image → 32 Q-Former query tokens",
+    "media.video_llama_video": "{frames} frames at {size} px → video Q-Former → 32 tokens per clip",
+    "media.video_llama_audio": "audio → ImageBind → audio Q-Former → 8 tokens (approximate)",
+})  # fmt: skip
 
 
 def eva_vit_g_params(
@@ -30,10 +40,7 @@ def eva_vit_g_params(
 def split_video_llama(cfg: dict[str, Any]) -> MultimodalSpec:
     """Video-LLaMA (DAMO-NLP-SG remote code, no HF config.json): Vicuna/LLaMA-2-7B + frozen EVA-CLIP ViT-g +
     BLIP-2 Q-Formers (image, video, audio) + ImageBind-Huge audio encoder. Only the ViT and the LM are exact."""
-    notes = [
-        "Video-LLaMA: LM = LLaMA-7B shape (LlamaConfig defaults), EVA-CLIP ViT-g/14 exact; Q-Formers and the "
-        "ImageBind-Huge audio encoder are approximate (not in transformers, not verified)",
-    ]
+    notes = [msg("mm.video_llama")]
     lm = _text_lm({"model_type": "llama"}, {}, "llama", [])
     img = _int(_sub(cfg, "vis_processor"), "image_size", default=_int(cfg, "img_size", default=224))
     vision = Tower(
@@ -63,7 +70,7 @@ def split_video_llama(cfg: dict[str, Any]) -> MultimodalSpec:
                 hidden=768,
                 heads=12,
                 intermediate=3072,
-                notes=["parameter count approximate (ImageBind-Huge audio branch)"],
+                notes=[msg("mm.imagebind_approx")],
             )
         )
     # BLIP-2 Q-Former (BERT-base with cross-attention every 2nd layer, 32 queries) ≈ 105M, video Q-Former
@@ -79,14 +86,14 @@ def rule_video_llama(c: _Ctx) -> None:
     per_frame = _vit_positions(v, cls=True)
     # VideoLLAMA: image → BLIP-2 Q-Former 32 queries; video → per-frame Q-Former + video Q-Former
     # (num_video_query_token 32) → 32 tokens per clip; audio → ImageBind + audio Q-Former → 8 tokens.
-    c.add("image", c.images, 32, {"vision": per_frame}, "image → 32 Q-Former query tokens")
+    c.add("image", c.images, 32, {"vision": per_frame}, msg("media.video_llama_image"))
     c.add(
         "video",
         1 if c.frames else 0,
         32,
         {"vision": c.frames * per_frame},
-        f"{c.frames} frames at {v.image_size} px → video Q-Former → 32 tokens per clip",
+        msg("media.video_llama_video", frames=c.frames, size=v.image_size),
         span={"vision": per_frame},
     )
     if c.seconds > 0 and c.audio is not None:
-        c.add("audio", 1, 8, {"audio": 229}, "audio → ImageBind → audio Q-Former → 8 tokens (approximate)")
+        c.add("audio", 1, 8, {"audio": 229}, msg("media.video_llama_audio"))

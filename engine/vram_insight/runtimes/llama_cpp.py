@@ -17,7 +17,7 @@ from functools import cached_property
 from ..arch import ArchSpec
 from ..catalog import CatalogError, GpuEntry, load_catalog
 from ..errors import EstimateError
-from ..messages import msg, register
+from ..messages import msg, register, shown
 from ..params import count_params
 from ..phases import Ctx, Phase
 from ..quant import GgufLayout, gguf_layout, is_gguf
@@ -135,7 +135,7 @@ def kv_cache_type(requested: str) -> str:
         key = "f16"  # the request's default 16-bit cache is llama.cpp's default -ctk/-ctv f16 (same size)
     if key not in KV_TYPES:
         raise EstimateError(
-            f"llama.cpp's KV cache types are {', '.join(KV_TYPES)}; {requested} is not one of them",
+            msg("error.kv_cache_dtype.llama_cpp", expected=", ".join(KV_TYPES), got=shown(requested)),
             "kv_cache_dtype",
         )
     return key
@@ -269,16 +269,9 @@ def make_plan(ctx: Ctx, a: ArchSpec, fmt: str, seq: int, extra_gpu0: int = 0) ->
     req = ctx.req
     if req.tp > 1 or req.pp > 1:
         field_name = "tp" if req.tp > 1 else "pp"
-        raise EstimateError(
-            "llama.cpp splits layers over GPUs (--split-mode layer): set gpus and leave tp and pp at 1",
-            field_name,
-        )
+        raise EstimateError(msg("error.llama_cpp.tp_pp"), field_name)
     if req.batch_size > 1:
-        raise EstimateError(
-            "llama.cpp serves concurrent sequences through slots: set parallel (-np) and give the context of all "
-            "slots together as seq_len (-c), with batch_size 1",
-            "batch_size",
-        )
+        raise EstimateError(msg("error.llama_cpp.batch_size"), "batch_size")
     kv_type = kv_cache_type(req.kv_cache_dtype)
     flash = req.attention != "eager"
     if kv_type in QUANTIZED_KV_TYPES and not flash:
@@ -323,8 +316,7 @@ def requested_layers(ctx: Ctx, plan: Plan) -> int:
         return plan.slots
     if n > plan.slots:
         raise EstimateError(
-            f"gpu_layers (-ngl) {n} is more than this model's {plan.slots} layers ({plan.a.num_layers} repeating "
-            f"+ output): use at most {plan.slots}, or leave it empty for all",
+            msg("error.llama_cpp.gpu_layers", got=n, slots=plan.slots, repeating=plan.a.num_layers),
             "gpu_layers",
         )
     return n

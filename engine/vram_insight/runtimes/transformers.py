@@ -15,12 +15,21 @@ from ..arch import ArchSpec
 from ..errors import EstimateError
 from ..kernels import effective_attention, math_attention_note
 from ..kv import kv_cache_bytes, largest_layer_kv_bytes
+from ..messages import register
 from ..parallel import kv_per_gpu
 from ..phases import Ctx, Phase, Pinned
 from ..quant import HF_FORMATS, is_gguf
 
 if TYPE_CHECKING:
     from ..schemas import EstimateRequest
+
+register({
+    "transformers.logits_all": "Logits for every prompt token (16-bit + fp32 copy)",
+    "transformers.logits_last": "Prefill computes logits for the last token only (generate() passes "
+    "logits_to_keep=1); sampling works on an fp32 copy",
+    "transformers.eager": "Eager attention materialises [batch, heads, q, kv] scores (fp32 softmax + 16-bit copy)",
+    "transformers.fused_attention": "SDPA/flash attention: no seq² score matrix is materialised",
+})  # fmt: skip
 
 
 def weight_format(fmt: str) -> str:
@@ -89,13 +98,10 @@ def generate_phases(
     prefill_act = prefill_act // tp if tp > 1 else prefill_act
     if req.logits_all_tokens:
         logits = batch * prompt * a.vocab_size * (act_bytes + 4)
-        ctx.assumptions.append("Logits for every prompt token (16-bit + fp32 copy)")
+        ctx.note("transformers.logits_all")
     else:
         logits = batch * a.vocab_size * (act_bytes + 4)
-        ctx.assumptions.append(
-            "Prefill computes logits for the last token only (generate() passes logits_to_keep=1); "
-            "sampling works on an fp32 copy"
-        )
+        ctx.note("transformers.logits_last")
     phases.append(
         Phase(
             "prefill",
@@ -113,9 +119,7 @@ def generate_phases(
         phases.append(Phase("decode", {"weights": weights, "kv_cache": kv_full, "activations": decode_act,
                                        "logits": batch * a.vocab_size * (act_bytes + 4)}, Pinned("settled", 0)))  # fmt: skip
     if attention == "eager":
-        ctx.assumptions.append(
-            "Eager attention materialises [batch, heads, q, kv] scores (fp32 softmax + 16-bit copy)"
-        )
+        ctx.note("transformers.eager")
     else:
-        ctx.assumptions.append("SDPA/flash attention: no seq² score matrix is materialised")
+        ctx.note("transformers.fused_attention")
     return phases

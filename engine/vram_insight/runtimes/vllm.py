@@ -22,7 +22,7 @@ from ..arch import ArchSpec, LayerSpec
 from ..catalog import CatalogError, GpuEntry, load_catalog, load_runtime_overheads, nccl_buffer_bytes
 from ..errors import EstimateError
 from ..kv import kv_elements_per_token
-from ..messages import register
+from ..messages import Message, msg, register
 from ..phases import Ctx, Phase
 from ..quant import is_gguf, kv_dtype_bits
 from .vllm_config import Rules, Scheduler, graph_counts, resolve_scheduler, rules_for
@@ -50,18 +50,32 @@ FP32 = 4
 register(
     {
         "vllm.rules": "vLLM {version} ({engine} engine): KV pool = gpu_memory_utilization × total memory − weights "
-        "− profiled activation peak − non-torch memory{graphs_part}",
+        "− profiled activation peak − non-torch memory",
+        "vllm.rules_graphs": "vLLM {version} ({engine} engine): KV pool = gpu_memory_utilization × total memory − "
+        "weights − profiled activation peak − non-torch memory − CUDA graphs (estimated, subtracted since 0.20)",
         "vllm.approximated": "vLLM {version} is modelled with the rules of {rules}: {why}",
-        "vllm.scheduler": "max_num_seqs {seqs:,}, max_num_batched_tokens {tokens:,}{source}; chunked prefill "
-        "{chunked}",
+        "vllm.why_v1": "V1 became the default engine in 0.8",
+        "vllm.why_v2_runner": "0.22 moved dense models to the V2 model runner, whose sampler warm-up is not modelled",
+        "vllm.scheduler": "max_num_seqs {seqs:,}, max_num_batched_tokens {tokens:,}; chunked prefill {chunked}",
+        "vllm.scheduler_defaults": "max_num_seqs {seqs:,}, max_num_batched_tokens {tokens:,} (vllm serve defaults "
+        "for this GPU and version); chunked prefill {chunked}",
+        "vllm.on": "on",
+        "vllm.off": "off",
         "vllm.profile": "Activation peak of vLLM's startup profile: a forward over {tokens:,} tokens "
         "({forward_gib:.2f} GiB) or the sampler warm-up over {rows:,} rows × {vocab:,} vocabulary "
         "({sampler_gib:.2f} GiB, {sampler}) beside the forward's {hidden_gib:.2f} GiB of hidden states, "
         "whichever is larger",
         "vllm.graphs": "CUDA graphs: {count:,} captured (largest {largest:,} tokens), ≈ {gib:.2f} GiB estimated, "
         "{where}",
+        "vllm.graphs_in_budget": "subtracted from the KV budget",
+        "vllm.graphs_outside": "captured after the KV cache, outside gpu_memory_utilization",
         "vllm.eager": "enforce_eager: no CUDA graphs are captured (and no torch.compile)",
         "vllm.context": "CUDA context ≈ {gib:.2f} GiB ({source}) {where}",
+        "vllm.context_measured": "bare context measured on {gpu}",
+        "vllm.context_estimated": "bare context measured on {gpu}, estimated",
+        "vllm.context_in_budget": "counted inside the budget (0.6: non_torch_memory is everything the device reports "
+        "used)",
+        "vllm.context_outside": "outside the budget (created before vLLM's start snapshot)",
         "vllm.no_gpu": "No GPU chosen: vLLM's reservation and KV pool need the card's memory; shown is what "
         "{batch:,} sequences of {seq:,} tokens need",
         "vllm.kv_short": "The KV pool ({pool_gib:.2f} GiB, {blocks:,} blocks) holds {concurrency:.2f} sequences of "
@@ -94,10 +108,7 @@ def weight_format(fmt: str) -> str:
 def kv_cache_dtype_bytes(kv_dtype: str) -> int:
     """vLLM's --kv-cache-dtype: auto (the model dtype: bf16/fp16/fp32) or fp8 (config/cache.py CacheDType)."""
     if kv_dtype not in ("bf16", "fp16", "fp32", "fp8"):
-        raise EstimateError(
-            f"kv_cache_dtype {kv_dtype} is not a vLLM cache dtype: use bf16/fp16 (vLLM's 'auto') or fp8",
-            "kv_cache_dtype",
-        )
+        raise EstimateError(msg("error.kv_cache_dtype.vllm", got=kv_dtype), "kv_cache_dtype")
     return kv_dtype_bits(kv_dtype) // 8
 
 
@@ -206,13 +217,13 @@ def gpu_entry(req_gpu: str | None) -> GpuEntry | None:
         raise EstimateError(str(exc), "gpu") from None
 
 
-def bare_context(gpu: GpuEntry | None) -> tuple[int, str]:
+def bare_context(gpu: GpuEntry | None) -> tuple[int, Message]:
     """The CUDA context as it stands when vLLM takes its start snapshot (no kernels run yet): the bare-context
     measurement of the GPU's architecture in data/runtime_overheads.json, else the largest one measured."""
     bare = [m for m in load_runtime_overheads().context_measurements if m.scope == "bare-context"]
     same = [m for m in bare if gpu and m.architecture == gpu.architecture]
     m = same[0] if same else max(bare, key=lambda x: x.bytes)
-    return m.bytes, f"bare context measured on {m.gpu}" + ("" if same else ", estimated")
+    return m.bytes, msg("vllm.context_measured" if same else "vllm.context_estimated", gpu=m.gpu)
 
 
 def non_torch_bytes(tp: int, gpu: GpuEntry | None) -> int:
@@ -423,22 +434,17 @@ def serving_phases(
 
 def _notes(
     ctx: Ctx, rules: Rules, sched: Scheduler, prof: Profile, a: ArchSpec, graphs: int, count: int, largest: int,
-    context: int, context_source: str,
+    context: int, context_source: Message,
 ) -> None:  # fmt: skip
     req = ctx.req
-    graphs_part = " − CUDA graphs (estimated, subtracted since 0.20)" if rules.graphs_in_budget else ""
-    ctx.note("vllm.rules", version=req.vllm_version, engine=rules.engine, graphs_part=graphs_part)
+    ctx.note("vllm.rules_graphs" if rules.graphs_in_budget else "vllm.rules", version=req.vllm_version,
+             engine=rules.engine)  # fmt: skip
     if rules.approximated_by:
-        why = (
-            "V1 became the default engine in 0.8"
-            if rules.approximated_by == "0.10"
-            else "0.22 moved dense models to the V2 model runner, whose sampler warm-up is not modelled"
-        )
+        why = msg("vllm.why_v1" if rules.approximated_by == "0.10" else "vllm.why_v2_runner")
         ctx.warn("vllm.approximated", version=req.vllm_version, rules=rules.approximated_by, why=why)
     explicit = req.max_num_seqs is not None and req.max_num_batched_tokens is not None
-    source = "" if explicit else " (vllm serve defaults for this GPU and version)"
-    ctx.note("vllm.scheduler", seqs=sched.max_num_seqs, tokens=sched.max_num_batched_tokens, source=source,
-             chunked="on" if sched.chunked_prefill else "off")  # fmt: skip
+    ctx.note("vllm.scheduler" if explicit else "vllm.scheduler_defaults", seqs=sched.max_num_seqs,
+             tokens=sched.max_num_batched_tokens, chunked=msg("vllm.on" if sched.chunked_prefill else "vllm.off"))  # fmt: skip
     rows = min(sched.max_num_seqs, sched.max_num_batched_tokens)
     sampler = "PyTorch sort" if rules.sampler == "sort" or rows < 8 else "Triton top-k/top-p"
     ctx.note("vllm.profile", tokens=sched.max_num_batched_tokens, forward_gib=_gib(prof.forward), rows=rows,
@@ -446,15 +452,7 @@ def _notes(
     if req.enforce_eager:
         ctx.note("vllm.eager")
     else:
-        where = (
-            "subtracted from the KV budget"
-            if rules.graphs_in_budget
-            else "captured after the KV cache, outside gpu_memory_utilization"
-        )
+        where = msg("vllm.graphs_in_budget" if rules.graphs_in_budget else "vllm.graphs_outside")
         ctx.note("vllm.graphs", count=count, largest=largest, gib=_gib(graphs), where=where)
-    where = (
-        "counted inside the budget (0.6: non_torch_memory is everything the device reports used)"
-        if rules.context_in_budget
-        else "outside the budget (created before vLLM's start snapshot)"
-    )
+    where = msg("vllm.context_in_budget" if rules.context_in_budget else "vllm.context_outside")
     ctx.note("vllm.context", gib=_gib(context), source=context_source, where=where)

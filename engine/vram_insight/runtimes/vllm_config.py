@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import EstimateError
+from ..messages import msg, shown
 
 GiB = 1 << 30
 DEFAULT_VERSION = "0.21"
@@ -58,7 +59,7 @@ class Rules:
 
 def parse_version(text: str) -> tuple[int, ...]:
     if not _VERSION.match(text.strip()):
-        raise EstimateError(f"vllm_version must look like 0.21 or 0.6.4, got {text!r}", "vllm_version")
+        raise EstimateError(msg("error.vllm_version.format", got=shown(text)), "vllm_version")
     return tuple(int(p) for p in text.strip().split("."))
 
 
@@ -66,11 +67,7 @@ def rules_for(version: str) -> Rules:
     """The accounting of vLLM ``version`` (0.6 or later)."""
     v = parse_version(version)[:2]
     if v < (0, 6) or v[0] != 0:
-        raise EstimateError(
-            f"vllm_version {version}: the modelled versions are 0.6 to 0.34 (V0 engine 0.6–0.7, V1 engine "
-            "0.8 on)",
-            "vllm_version",
-        )
+        raise EstimateError(msg("error.vllm_version.unsupported", got=version), "vllm_version")
     if v < (0, 8):
         return Rules(version, "V0", v < (0, 7), "sort", False, "v0", 0.9, 16, False)
     approx = None
@@ -157,15 +154,12 @@ def resolve_scheduler(
     if not chunked and tokens < max_model_len:
         # config/scheduler.py verify_args (same text in V0 config.py).
         raise EstimateError(
-            f"max_num_batched_tokens ({tokens:,}) is smaller than max_model_len ({max_model_len:,}) without chunked "
-            "prefill: vLLM rejects this (it would cap every prompt at max_num_batched_tokens). Raise "
-            "max_num_batched_tokens, lower the context or enable chunked prefill",
+            msg("error.vllm.batched_below_model_len", tokens=tokens, model_len=max_model_len),
             "max_num_batched_tokens",
         )
     if tokens < seqs:
         raise EstimateError(
-            f"max_num_batched_tokens ({tokens:,}) must be at least max_num_seqs ({seqs:,}), as vLLM requires",
-            "max_num_batched_tokens",
+            msg("error.vllm.batched_below_seqs", tokens=tokens, seqs=seqs), "max_num_batched_tokens"
         )
     defaulted = max_num_seqs is None or max_num_batched_tokens is None
     return Scheduler(seqs, tokens, chunked, defaulted)

@@ -6,6 +6,7 @@ from ..arch import ArchSpec
 from ..device import gpu_entry, runtime_overhead
 from ..errors import EstimateError
 from ..kv import kv_bytes_per_token_full
+from ..messages import register
 from ..parallel import weights_per_gpu
 from ..params import count_params
 from ..phases import Ctx, Phase, finish
@@ -15,12 +16,21 @@ from ..resolve import ResolvedModel, resolve_model
 from ..runtimes import check_format_for_model, llama_cpp, transformers, vllm, weight_format
 from ..schemas import EstimateRequest, EstimateResult, Params
 
+register({
+    "inference.weights": "Weights: {format}",
+    "inference.tp_kv_heads": "Tensor parallel {tp} > {kv_heads} KV heads: KV heads are replicated, each GPU caches "
+    "one head",
+    "inference.hf_mla": "transformers' DeepSeek attention caches per-head K/V, not the MLA latent (vLLM/SGLang cache "
+    "the {latent}-element latent): switch runtime to vLLM for MLA caching",
+    "inference.local_layers": "{local} of {layers} layers use sliding-window/chunked attention: their cache holds at "
+    "most {window} tokens",
+    "inference.tp_pp": "Weights split over tensor parallel {tp} × pipeline parallel {pp}",
+})  # fmt: skip
+
 
 def tp_heads_note(ctx: Ctx, a: ArchSpec, tp: int) -> None:
     if tp > 1 and a.num_kv_heads < tp:
-        ctx.assumptions.append(
-            f"Tensor parallel {tp} > {a.num_kv_heads} KV heads: KV heads are replicated, each GPU caches one head"
-        )
+        ctx.note("inference.tp_kv_heads", tp=tp, kv_heads=a.num_kv_heads)
 
 
 def inference(
@@ -46,7 +56,7 @@ def inference(
         ctx.warnings.append(dequantized)
     check_format_for_model(fmt, a, model.info.name)
     wb = weight_bytes(a, pc.components, fmt)
-    ctx.assumptions.append(f"Weights: {wb.note}")
+    ctx.note("inference.weights", format=wb.note)
     if req.runtime == "llama.cpp":
         return llama_cpp_inference(ctx, model, fmt, extra, layer_scan)
     tp, pp = req.tp, req.pp
@@ -64,16 +74,11 @@ def inference(
     ctx.details["kv_tokens"] = batch * seq
     ctx.details["weights_bits_per_weight"] = round(wb.bits_per_weight, 4)
     if hf_mla:
-        ctx.assumptions.append(
-            "transformers' DeepSeek attention caches per-head K/V, not the MLA latent (vLLM/SGLang cache the "
-            f"{a.mla.kv_lora_rank + a.mla.qk_rope_head_dim}-element latent): switch runtime to vLLM for MLA caching"  # type: ignore[union-attr]
-        )
+        ctx.note("inference.hf_mla", latent=a.mla.kv_lora_rank + a.mla.qk_rope_head_dim)  # type: ignore[union-attr]
     if any(layer.attention != "full" for layer in a.layers):
         n_local = sum(layer.attention != "full" for layer in a.layers)
-        ctx.assumptions.append(
-            f"{n_local} of {a.num_layers} layers use sliding-window/chunked attention: their cache holds at most "
-            f"{max(layer.window or 0 for layer in a.layers)} tokens"
-        )
+        window = max(layer.window or 0 for layer in a.layers)
+        ctx.note("inference.local_layers", local=n_local, layers=a.num_layers, window=window)
     tp_heads_note(ctx, a, tp)
     phases: list[Phase] = []
     encoder = extra.get("encoder_activations", 0) if extra else 0
@@ -89,7 +94,7 @@ def inference(
         kv_delta = extra.get("kv_delta", 0) if extra else 0
         phases += transformers.generate_phases(ctx, a, weights, batch, seq, kv_dtype, fmt, kv_delta)
     if tp > 1 or pp > 1:
-        ctx.assumptions.append(f"Weights split over tensor parallel {tp} × pipeline parallel {pp}")
+        ctx.note("inference.tp_pp", tp=tp, pp=pp)
     params = Params(total=pc.total + (extra.get("params", 0) if extra else 0), active=pc.active, trainable=0,
                     breakdown=pc.components)  # fmt: skip
     return finish(ctx, model, phases, overhead, params, req.gpus)

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from ..arch import ArchSpec, ConfigError
 from ..errors import EstimateError
-from ..messages import msg
+from ..messages import msg, register, unique
 from ..quant import kv_dtype_bits
 from ..resolve import ResolvedModel, resolve_model
 from ..schemas import EstimateRequest, EstimateResult
 from .inference import inference
 from .training import training
+
+register({
+    "multimodal.media": "Media: {tokens} tokens added to each sequence; vision/audio towers and projector "
+    "({params:,} parameters) in 16-bit",
+    "multimodal.media_trained": "Media: {tokens} tokens added to each sequence; vision/audio towers and projector "
+    "({params:,} parameters) in 16-bit, trained",
+    "multimodal.media_frozen": "Media: {tokens} tokens added to each sequence; vision/audio towers and projector "
+    "({params:,} parameters) in 16-bit, frozen",
+})  # fmt: skip
 
 
 def multimodal(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateResult:
@@ -63,12 +72,15 @@ def multimodal(req: EstimateRequest, *, layer_scan: bool = False) -> EstimateRes
         result = inference(req.model_copy(update={"mode": "multimodal"}), model, extra, layer_scan=layer_scan)
     else:
         result = training(req.model_copy(update={"mode": "multimodal"}), model, extra)
-    result.assumptions.extend(tokens.notes)
-    result.assumptions.append(
-        f"Media: {tokens.llm_tokens} tokens added to each sequence; vision/audio towers and projector "
-        f"({tower_params:,} parameters) in 16-bit"
-        + ("" if not training_task else (", trained" if req.train_vision_tower else ", frozen"))
+    code = (
+        "multimodal.media"
+        if not training_task
+        else ("multimodal.media_trained" if req.train_vision_tower else "multimodal.media_frozen")
     )
+    # What the model split assumed (defaults filled in, approximate towers, modules not counted), then the media.
+    tower_notes = [note for tower in mm.towers for note in tower.notes]
+    result.assumptions = unique([*result.assumptions, *mm.assumptions, *tower_notes, *tokens.notes,
+                                 msg(code, tokens=tokens.llm_tokens, params=tower_params)])  # fmt: skip
     result.details["media_tokens"] = tokens.llm_tokens
     result.details["encoder_positions"] = dict(tokens.encoder_positions)
     result.details["tower_params"] = {t.name: t.params for t in mm.towers} | {

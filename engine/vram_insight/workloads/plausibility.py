@@ -27,6 +27,8 @@ register({
     "check.lora_rank": (
         "LoRA rank {rank} is not below the hidden size {hidden}: the adapter is as large as the weights it adapts"
     ),
+    "check.basis_released": "released context",
+    "check.basis_config": "max_position_embeddings and RoPE scaling of the config",
 })  # fmt: skip
 
 # RoPE scaling types whose factor extends the usable context beyond original_max_position_embeddings
@@ -34,10 +36,10 @@ register({
 _EXTENDING_ROPE = {"linear", "dynamic", "yarn", "longrope", "llama3"}
 
 
-def context_limit(model: ResolvedModel) -> tuple[int | None, str]:
+def context_limit(model: ResolvedModel) -> tuple[int | None, Message]:
     """(tokens, basis): the released context of a catalog model, else what a custom config's positions cover."""
     if model.entry is not None:
-        return model.entry.context_length, "released context"
+        return model.entry.context_length, msg("check.basis_released")
     limit = model.arch.max_position_embeddings
     scaling: Any = model.config.get("rope_scaling")
     if isinstance(scaling, dict) and limit:
@@ -46,7 +48,7 @@ def context_limit(model: ResolvedModel) -> tuple[int | None, str]:
         factor = scaling.get("factor")
         if kind in _EXTENDING_ROPE and isinstance(factor, int | float) and isinstance(original, int):
             limit = max(limit, int(original * factor))
-    return limit, "max_position_embeddings and RoPE scaling of the config"
+    return limit, msg("check.basis_config")
 
 
 def tokens_per_sequence(req: EstimateRequest, result: EstimateResult) -> int:

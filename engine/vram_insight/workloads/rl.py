@@ -11,7 +11,7 @@ from .. import activations as act
 from ..device import gpu_capacity, runtime_overhead
 from ..errors import EstimateError
 from ..kv import kv_cache_bytes
-from ..messages import msg
+from ..messages import msg, register
 from ..parallel import kv_per_gpu
 from ..params import count_params
 from ..phases import Ctx, Phase, finish, merge
@@ -20,6 +20,25 @@ from ..resolve import ResolvedModel, resolve_model
 from ..runtimes.transformers import inference_forward_bytes
 from ..schemas import EstimateRequest, EstimateResult, Params
 from .training import ce_bytes, loss_pinned, saved_activations, train_plan
+
+register({
+    "rl.bf16_policy": "TRL loads the policy in its config dtype (bf16); with bf16=True autocast is then a no-op, so "
+    "weights, gradients and AdamW states are bf16",
+    "rl.reference_model": "beta = {beta} ≠ 0: a frozen bf16 reference model is loaded",
+    "rl.reference_adapters": "LoRA policy: the reference log-probs come from the base model with adapters disabled",
+    "rl.no_reference": "beta = 0 (TRL default since v0.19): no reference model is loaded",
+    "rl.dpo": "DPO: {pairs} pair(s) of chosen + rejected sequences of {seq} tokens (prompt + completion), "
+    "concatenated → 2 × batch sequences per forward",
+    "rl.generation_batch": "TRL rejects this: generation_batch_size = per_device_train_batch_size × processes × "
+    "steps_per_generation = {seqs} × {processes} × {accum} must be divisible by num_generations = {k}",
+    "rl.grpo": "GRPO: per_device_train_batch_size = {seqs} completions per micro-step (k = {k} per prompt); one "
+    "rollout generates {rollout} completions per device (steps_per_generation = gradient_accumulation_steps = "
+    "{accum}); prompt {prompt} + completion {completion} tokens",
+    "rl.vllm_colocate": "vLLM colocate (TRL vllm_mode='colocate'): the engine holds vllm_gpu_memory_utilization = "
+    "{util} × {capacity_gb:.0f} GB (its own weight copy + KV pool) for the whole run (sleep mode off)",
+    "rl.rollout_transformers": "Rollout with transformers generate() on the policy (KV cache for every completion)",
+    "rl.completion_logprobs": "Policy log-probs over completion tokens only (logits_to_keep), selective_log_softmax",
+})  # fmt: skip
 
 
 def rl(
@@ -35,10 +54,7 @@ def rl(
     rl_req = req
     if req.precision.startswith("amp") and req.zero == 0 and req.fsdp == "none":
         rl_req = req.model_copy(update={"precision": "bf16"})
-        ctx.assumptions.append(
-            "TRL loads the policy in its config dtype (bf16); with bf16=True autocast is then a no-op, so weights, "
-            "gradients and AdamW states are bf16"
-        )
+        ctx.note("rl.bf16_policy")
     sub = Ctx(rl_req, ctx.assumptions, ctx.warnings, ctx.details)
     data_parallel = req.gpus // (req.tp * req.pp)
     plan = train_plan(sub, a, method, data_parallel)
@@ -48,21 +64,16 @@ def rl(
     ref_weights = 0
     if req.beta > 0 and method == "full":
         ref_weights = weight_bytes(a, pc.components, "bf16").total // (req.tp * req.pp)
-        ctx.assumptions.append(f"beta = {req.beta} ≠ 0: a frozen bf16 reference model is loaded")
+        ctx.note("rl.reference_model", beta=req.beta)
     elif req.beta > 0:
-        ctx.assumptions.append(
-            "LoRA policy: the reference log-probs come from the base model with adapters disabled"
-        )
+        ctx.note("rl.reference_adapters")
     else:
-        ctx.assumptions.append("beta = 0 (TRL default since v0.19): no reference model is loaded")
+        ctx.note("rl.no_reference")
     base["weights"] += ref_weights
 
     if req.rl_algorithm == "dpo":
         seqs, seq = 2 * req.batch_size, req.prompt_len + req.completion_len
-        ctx.assumptions.append(
-            f"DPO: {req.batch_size} pair(s) of chosen + rejected sequences of {seq} tokens (prompt + completion), "
-            "concatenated → 2 × batch sequences per forward"
-        )
+        ctx.note("rl.dpo", pairs=req.batch_size, seq=seq)
         saved, _ = saved_activations(sub, a, plan, seqs, seq)
         ce_fwd, ce_bwd = ce_bytes(sub, a, seqs * seq, act_bytes)
         if ref_weights:
@@ -90,17 +101,10 @@ def rl(
         rollout_seqs = seqs * req.grad_accum
         processes = req.gpus // (req.tp * req.pp)
         if (seqs * processes * req.grad_accum) % k:
-            ctx.warnings.append(
-                f"TRL rejects this: generation_batch_size = per_device_train_batch_size × processes × "
-                f"steps_per_generation = {seqs} × {processes} × {req.grad_accum} must be divisible by "
-                f"num_generations = {k}"
-            )
+            ctx.warn("rl.generation_batch", seqs=seqs, processes=processes, accum=req.grad_accum, k=k)
         seq = prompt + comp
-        ctx.assumptions.append(
-            f"GRPO: per_device_train_batch_size = {seqs} completions per micro-step (k = {k} per prompt); one "
-            f"rollout generates {rollout_seqs} completions per device (steps_per_generation = "
-            f"gradient_accumulation_steps = {req.grad_accum}); prompt {prompt} + completion {comp} tokens"
-        )
+        ctx.note("rl.grpo", seqs=seqs, k=k, rollout=rollout_seqs, accum=req.grad_accum, prompt=prompt,
+                 completion=comp)  # fmt: skip
         # Rollout.
         if req.generation_backend == "vllm":
             capacity = gpu_capacity(req)
@@ -108,11 +112,7 @@ def rl(
                 raise EstimateError(msg("error.gpu.required_for_colocated_vllm"), "gpu")
             vllm = int(req.vllm_gpu_memory_utilization * capacity)
             base["kv_cache"] = vllm
-            ctx.assumptions.append(
-                f"vLLM colocate (TRL vllm_mode='colocate'): the engine holds vllm_gpu_memory_utilization = "
-                f"{req.vllm_gpu_memory_utilization} × {capacity / 1e9:.0f} GB (its own weight copy + KV pool) for the "
-                "whole run (sleep mode off)"
-            )
+            ctx.note("rl.vllm_colocate", util=req.vllm_gpu_memory_utilization, capacity_gb=capacity / 1e9)
         else:
             kv = kv_per_gpu(a, kv_cache_bytes(a, rollout_seqs, seq, "bf16"), req.tp, req.pp)
             rollout = inference_forward_bytes(
@@ -120,9 +120,7 @@ def rl(
             )
             phases.append(Phase("rollout", merge(base, {"kv_cache": kv, "activations": rollout,
                                                          "logits": rollout_seqs * a.vocab_size * 6})))  # fmt: skip
-            ctx.assumptions.append(
-                "Rollout with transformers generate() on the policy (KV cache for every completion)"
-            )
+            ctx.note("rl.rollout_transformers")
         if req.beta > 0:
             # Under no_grad the layer transients are gone before the logits exist; the completion logits and
             # their temperature-scaled copy then coexist while rows are log-softmaxed one at a time.
@@ -135,9 +133,7 @@ def rl(
             )
         saved, largest = saved_activations(sub, a, plan, seqs, seq)
         logits = act.grpo_logits_bytes(seqs, comp, a.vocab_size, act_bytes) // req.tp
-        ctx.assumptions.append(
-            "Policy log-probs over completion tokens only (logits_to_keep), selective_log_softmax"
-        )
+        ctx.note("rl.completion_logprobs")
         # Gradients of earlier micro-steps stay allocated while the next one runs forward and backward.
         grads_prev = plan.gradients if req.grad_accum > 1 else 0
         phases.append(

@@ -18,6 +18,7 @@ from ..device import runtime_overhead
 from ..errors import EstimateError
 from ..kernels import effective_attention, math_attention_note
 from ..lora import LoraTargetError, lora_plan
+from ..messages import msg, register
 from ..parallel import GatheredSet, Sharding, fsdp_gathered, shard, sharding, weights_per_gpu, zero3_gathered
 from ..params import count_params, layer_params, linear_shapes
 from ..phases import Ctx, Phase, Pinned, finish, merge
@@ -28,6 +29,7 @@ from ..states import (
     OPTIMIZERS,
     AutocastCopies,
     autocast_weight_copies,
+    optimizer_code,
     optimizer_state_bytes,
     optimizer_state_split,
     optimizer_step_temp_bytes,
@@ -37,6 +39,44 @@ from . import knobs
 from .stacks import Stack, training_stack
 
 _NO_GATHER = GatheredSet(0, 0, 0, 0, 0)
+
+register({
+    "training.mode_full": "Training mode trains every parameter (method is a fine-tuning option)",
+    "training.weights_not_trainable": "weight format {weights} is for inference and QLoRA: trained weights are kept "
+    "in the {precision} convention instead",
+    "training.lora": "LoRA r={rank}, alpha={alpha}: {params:,} adapter parameters in {dtype} ({why})",
+    "training.lora_fp32": "peft fp32 by default, autocast_adapter_dtype=True",
+    "training.lora_model_dtype": "the model dtype",
+    "training.frozen_base": "Frozen base weights: {format}",
+    "training.frozen_sharded": "{sharding}: frozen base weights sharded over {group} ranks; the decoder layer "
+    "computing and the prefetched one are gathered in their storage format",
+    "training.freeze": "Freeze tuning: layers {first}…{last} trainable, the rest frozen in 16-bit",
+    "training.prefix": "Prefix tuning (PEFT PrefixEncoder without projection): {tokens} × layers × 2 × kv_dim "
+    "trainable prefix key/values, base frozen in 16-bit",
+    "training.precision": "Precision: {precision}",
+    "training.precision_adapters": "Precision: {precision} activations, frozen base as stored",
+    "training.gathered": "{sharding}: the decoder layer computing and the prefetched one are gathered in 16 bits; a "
+    "layer's unsharded gradients live until its reduce-scatter",
+    "training.offload": "Optimizer states, the optimizer step and the reduced gradients are offloaded to CPU RAM "
+    "(ZeRO-Offload / FSDP CPU offload): the GPU keeps only the unsharded gradients of layers being reduced",
+    "training.offload_params": "Parameters offloaded to CPU (ZeRO-3 offload_param / FSDP offload_params): gathered "
+    "per layer on use",
+    "training.optimizer": "Optimizer: {name} — {source}",
+    "training.sharding": "Sharding: {sharding} over {group} data-parallel ranks",
+    "training.pipeline": "Pipeline parallel (1F1B): the first stage keeps p micro-batches of its layers",
+    "training.checkpointing_full": "Gradient checkpointing (per decoder layer, as HF gradient_checkpointing_enable): "
+    "keeps each layer's input; one layer is recomputed at a time in backward",
+    "training.checkpointing_selective": "Selective recomputation: attention scores recomputed (Korthikanti et al. "
+    "2022 §5)",
+    "training.grad_accum": "Gradient accumulation {steps}: gradients from earlier micro-batches stay allocated",
+    "training.autocast_copies": "Autocast keeps 16-bit copies of the Linear weights (lm_head included) from forward "
+    "until their backward",
+    "training.autocast_copies_ckpt": "Autocast keeps 16-bit copies of the Linear weights (lm_head included) from "
+    "forward until their backward; with gradient checkpointing they are dropped when forward ends and recast per "
+    "recomputed layer",
+    "training.tied_grads": "Tied embeddings: the embedding and lm_head gradients are summed at the end of backward "
+    "(two extra vocab × hidden buffers while all gradients exist)",
+})  # fmt: skip
 
 
 @dataclass
@@ -108,7 +148,7 @@ def _gathered_set(a: ArchSpec, shd: Sharding, unit_param_bytes: int, root_param_
                   unit_grad_bytes: int, root_grad_bytes: int, element_bytes: int) -> GatheredSet:  # fmt: skip
     if shd.stage < 3:
         return _NO_GATHER
-    if shd.label.startswith("DeepSpeed"):
+    if shd.deepspeed:
         return zero3_gathered(unit_param_bytes, element_bytes, a.hidden_size, unit_grad_bytes)
     return fsdp_gathered(unit_param_bytes, root_param_bytes, unit_grad_bytes, root_grad_bytes, shd.group)
 
@@ -134,10 +174,7 @@ def frozen_base_weights(
         # fp32 storage computed in 16 bits: FSDP MixedPrecision(param_dtype=bf16) all-gathers a 16-bit copy of
         # the shard (torch/distributed/fsdp/_flat_param.py _use_low_precision_shard); DeepSpeed bf16 casts.
         unit, root = unit // 2, root // 2
-    ctx.assumptions.append(
-        f"{shd.label}: frozen base weights sharded over {shd.group} ranks; the decoder layer computing and the "
-        "prefetched one are gathered in their storage format"
-    )
+    ctx.note("training.frozen_sharded", sharding=shd.label, group=shd.group)
     return shard(local, True, shd.group), _gathered_set(a, shd, unit, root, 0, 0, 2)
 
 
@@ -159,11 +196,9 @@ def _lora_adapters(
     except LoraTargetError as exc:
         raise EstimateError(str(exc), "lora_targets") from None
     ctx.assumptions.extend(plan.notes)
-    dtype = "fp32" if stack.adapter_bytes == 4 else "16-bit"
-    ctx.assumptions.append(
-        f"LoRA r={req.lora_rank}, alpha={req.lora_alpha}: {plan.trainable:,} adapter parameters in {dtype} "
-        f"({'peft fp32 by default, autocast_adapter_dtype=True' if stack.adapter_bytes == 4 else 'the model dtype'})"
-    )
+    fp32 = stack.adapter_bytes == 4
+    ctx.note("training.lora", rank=req.lora_rank, alpha=req.lora_alpha, params=plan.trainable,
+             dtype="fp32" if fp32 else "16-bit", why=msg("training.lora_fp32" if fp32 else "training.lora_model_dtype"))  # fmt: skip
     return plan.trainable, plan.canonical, plan.targets
 
 
@@ -202,7 +237,7 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         else:
             fmt = "fp16" if stack.precision in ("fp16", "amp-fp16") else "bf16"
         wb = weight_bytes(a, pc.components, fmt)
-        ctx.assumptions.append(f"Frozen base weights: {wb.note}")
+        ctx.note("training.frozen_base", format=wb.note)
         adapter_bytes = stack.adapter_bytes
         halved = fmt == "fp32" and stack.precision != "fp32"
         weights, gathered = frozen_base_weights(ctx, a, wb, shd, req.tp, req.pp, halved)
@@ -235,26 +270,23 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
             weights = shard(weights, True, shd.group)
             gathered = _gathered_set(a, shd, 2 * largest // req.tp, 0, 0, 0, 2)
         label = f"freeze: last {n} layers trainable"
-        ctx.assumptions.append(
-            f"Freeze tuning: layers {grad_from}…{a.num_layers - 1} trainable, the rest frozen in 16-bit"
-        )
+        ctx.note("training.freeze", first=grad_from, last=a.num_layers - 1)
     elif method == "prefix":
         trainable = req.prefix_tokens * a.num_layers * 2 * a.kv_dim
         wb = weight_bytes(a, pc.components, "bf16")
         weights, gathered = frozen_base_weights(ctx, a, wb, shd, req.tp, req.pp)
         weights += shard(trainable * 4, shd.stage == 3, shd.group)
         label = f"prefix tuning: {req.prefix_tokens} virtual tokens"
-        ctx.assumptions.append(
-            f"Prefix tuning (PEFT PrefixEncoder without projection): {req.prefix_tokens} × layers × 2 × kv_dim "
-            "trainable prefix key/values, base frozen in 16-bit"
-        )
+        ctx.note("training.prefix", tokens=req.prefix_tokens)
         prec = prec.__class__(**{**prec.__dict__, "weight_bytes": 4, "grad_bytes": 4, "state_bytes": 4,
                                   "autocast": False, "resid_bytes": 2, "act_bytes": 2, "master_bytes": 0})  # fmt: skip
     else:  # pragma: no cover - schema restricts values
         raise EstimateError(f"unknown method {method}", "method")
 
-    ctx.assumptions.append(f"Precision: {prec.note}" if method == "full" or method == "freeze" else
-                           f"Precision: {stack.precision} activations, frozen base as stored")  # fmt: skip
+    if method in ("full", "freeze"):
+        ctx.note("training.precision", precision=prec.note)
+    else:
+        ctx.note("training.precision_adapters", precision=stack.precision)
     trainable_local = -(-trainable // tp_pp) if method == "full" else trainable
     gradients = shard(trainable_local * prec.grad_bytes, shd.stage >= 2, shd.group)
     factored = factored_elements(a) if req.optimizer == "adafactor" else 0
@@ -288,10 +320,7 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         else:
             unit = max(unit, 2 * a.vocab_size * a.hidden_size // req.tp)
         gathered = _gathered_set(a, shd, unit, root_params, unit_grads, root_grads, 2)
-        ctx.assumptions.append(
-            f"{shd.label}: the decoder layer computing and the prefetched one are gathered in 16 bits; a layer's "
-            "unsharded gradients live until its reduce-scatter"
-        )
+        ctx.note("training.gathered", sharding=shd.label)
     if req.offload != "none":
         optimizer = 0
         step_temp = 0
@@ -303,18 +332,13 @@ def train_plan(ctx: Ctx, a: ArchSpec, method: str, data_parallel: int) -> TrainP
         # _fsdp_collectives.py foreach_reduce: new_sharded_grad.to("cpu")). What stays on the GPU is the
         # unsharded gradient of the unit being reduced.
         gradients = 0 if gathered.unit_grads else unit_grads
-        ctx.assumptions.append(
-            "Optimizer states, the optimizer step and the reduced gradients are offloaded to CPU RAM "
-            "(ZeRO-Offload / FSDP CPU offload): the GPU keeps only the unsharded gradients of layers being reduced"
-        )
+        ctx.note("training.offload")
         if req.offload == "optimizer+params" and shd.stage == 3:
             weights = 0
-            ctx.assumptions.append(
-                "Parameters offloaded to CPU (ZeRO-3 offload_param / FSDP offload_params): gathered per layer on use"
-            )
-    ctx.assumptions.append(f"Optimizer: {opt.name} — {opt.source}")
+            ctx.note("training.offload_params")
+    ctx.note("training.optimizer", name=opt.name, source=msg(optimizer_code(req.optimizer)))
     if sharded:
-        ctx.assumptions.append(f"Sharding: {shd.label} over {shd.group} data-parallel ranks")
+        ctx.note("training.sharding", sharding=shd.label, group=shd.group)
     amp = AutocastCopies(0, 0, 0)
     if prec.autocast and base_trainable:
         amp = autocast_weight_copies(a, pc.components, method, trainable, req.tp, req.pp)
@@ -405,9 +429,7 @@ def saved_activations(ctx: Ctx, a: ArchSpec, plan: TrainPlan, batch: int, seq: i
     if req.pp > 1:
         # 1F1B: the first stage holds activations of its L/p layers for p micro-batches in flight.
         total = total // req.pp * req.pp
-        ctx.assumptions.append(
-            "Pipeline parallel (1F1B): the first stage keeps p micro-batches of its layers"
-        )
+        ctx.note("training.pipeline")
     return total, largest_layer
 
 
@@ -445,12 +467,9 @@ def training(
         else req.method
     )
     if req.mode == "training" and req.method != "full":
-        ctx.assumptions.append("Training mode trains every parameter (method is a fine-tuning option)")
+        ctx.note("training.mode_full")
     if method in ("full", "freeze") and req.weights not in ("bf16", "fp16", "fp32"):
-        ctx.warnings.append(
-            f"weight format {req.weights} is for inference and QLoRA: trained weights are kept in the "
-            f"{req.precision} convention instead"
-        )
+        ctx.warn("training.weights_not_trainable", weights=req.weights, precision=req.precision)
     data_parallel = req.gpus // (req.tp * req.pp)
     plan = train_plan(ctx, a, method, data_parallel)
     pc = count_params(a)
@@ -460,14 +479,9 @@ def training(
     saved, largest_layer = saved_activations(ctx, a, plan, batch, seq)
     ce_fwd, ce_bwd = ce_bytes(ctx, a, tokens, setup.act_bytes)
     if req.grad_checkpointing == "full":
-        ctx.assumptions.append(
-            "Gradient checkpointing (per decoder layer, as HF gradient_checkpointing_enable): keeps each layer's "
-            "input; one layer is recomputed at a time in backward"
-        )
+        ctx.note("training.checkpointing_full")
     elif req.grad_checkpointing == "selective":
-        ctx.assumptions.append(
-            "Selective recomputation: attention scores recomputed (Korthikanti et al. 2022 §5)"
-        )
+        ctx.note("training.checkpointing_selective")
     extra_w = extra.get("weights", 0) if extra else 0
     extra_act = extra.get("encoder_activations", 0) if extra else 0
     tower_trainable = extra.get("tower_trainable", 0) if extra else 0
@@ -483,9 +497,7 @@ def training(
     grads = knobs.gradient_timeline(ctx, a, plan, method)
     grads_prev = plan.gradients if req.grad_accum > 1 else 0
     if req.grad_accum > 1:
-        ctx.assumptions.append(
-            f"Gradient accumulation {req.grad_accum}: gradients from earlier micro-batches stay allocated"
-        )
+        ctx.note("training.grad_accum", steps=req.grad_accum)
     full_ckpt = req.grad_checkpointing == "full"
     # Autocast's weight cache holds every copy until forward's autocast exits; with full checkpointing the
     # copies are then referenced only by the lm_head's saved tensors and, in backward, the recomputed layer's.
@@ -541,20 +553,9 @@ def training(
             )
         )
     if plan.amp.all and not plan.bnb_upcast:
-        ctx.assumptions.append(
-            "Autocast keeps 16-bit copies of the Linear weights (lm_head included) from forward until their "
-            "backward"
-            + (
-                "; with gradient checkpointing they are dropped when forward ends and recast per recomputed layer"
-                if full_ckpt
-                else ""
-            )
-        )
+        ctx.note("training.autocast_copies_ckpt" if full_ckpt else "training.autocast_copies")
     if plan.tied_grad_extra:
-        ctx.assumptions.append(
-            "Tied embeddings: the embedding and lm_head gradients are summed at the end of backward (two extra "
-            "vocab × hidden buffers while all gradients exist)"
-        )
+        ctx.note("training.tied_grads")
     knobs.report_paged(ctx, plan.paged_optimizer)
     ctx.details["tokens_per_step"] = tokens * data_parallel
     ctx.details["trainable_label"] = plan.label
