@@ -187,3 +187,16 @@ def test_cli_takes_the_frameworks_flag_names(capsys) -> None:
     assert res["details"]["paged_optimizer_bytes"] > 2 * 7.9e9
     assert main([*argv[:-1], "--optimizer", "adamw", "--json"]) == 2
     assert "disagree" in capsys.readouterr().err
+
+
+def test_moe_experts_are_stacked_tensors_not_millions_of_vectors() -> None:
+    # transformers ≥ 5 MixtralExperts: gate_up_proj [8, 2·14336, 4096] and down_proj [8, 4096, 14336] per layer.
+    # (Counting the experts as hidden-sized vectors made a Mixtral report with an 8-bit optimizer take ~20 s.)
+    from vram_insight.resolve import resolve_model
+    from vram_insight.workloads.training import trainable_tensor_numels
+
+    a = resolve_model(EstimateRequest(model="mixtral-8x7b", gpu=None)).arch
+    numels = trainable_tensor_numels(a, "full", 16, (), 0)
+    assert len(numels) < 1000
+    assert numels.count(8 * 2 * 14336 * 4096) == 32 and numels.count(8 * 4096 * 14336) == 32
+    assert sum(numels) <= 46_702_792_704  # every tensor counted at most once (the published total)

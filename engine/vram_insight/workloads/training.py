@@ -134,8 +134,18 @@ def trainable_tensor_numels(
                     out += [rank * d_in, d_out * rank] * count
             continue
         mats = [d_in * d_out for d_in, d_out in linear_shapes(a, layer).values()]
+        if layer.moe and a.moe:
+            # transformers ≥ 5 stores routed experts as two stacked parameters per layer (MixtralExperts and
+            # the like: gate_up_proj [E, 2I, h], down_proj [E, h, I]), the router as one [E, h] matrix, and a
+            # shared expert as plain Linears.
+            e, h = a.moe, a.hidden_size
+            mats += [e.num_experts * 2 * e.expert_intermediate * h, e.num_experts * h * e.expert_intermediate]
+            mats += [e.num_experts * h]
+            if e.shared_intermediate:
+                mats += [h * e.shared_intermediate] * 3
         rest = sum(layer_params(a, layer).values()) - sum(mats)
-        vectors = [a.hidden_size] * (rest // a.hidden_size) if rest > 0 else []
+        # What remains are norm weights and biases: hidden-sized vectors (a few per layer).
+        vectors = [a.hidden_size] * min(rest // a.hidden_size, 64) if rest > 0 else []
         out += (mats + vectors) * count
     if method == "full":
         out.append(a.vocab_size * a.hidden_size)
