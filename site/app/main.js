@@ -25,6 +25,8 @@ const SESSION_TABS = "vram-insight:tabs";
 const SESSION_LAST = "vram-insight:last";
 // The address follows the inputs (replaceState), coalesced: at most one write per URL_SYNC_MS of typing.
 const URL_SYNC_MS = 250;
+// What a state link's fragment starts with (#v1.…; share.js); other fragments (#result) are plain anchors.
+const STATE_FRAGMENT = /^v\d+\./;
 // A link whose values the engine rejects: that many rejected fields are put back to their defaults, one by one,
 // before the whole link is given up.
 const MAX_LINK_FIXES = 4;
@@ -354,7 +356,11 @@ async function syncUrl() {
   // Synchronous for the usual small state (so a flush on pagehide completes); a pasted config.json compresses.
   const frag = requestKey(req) === requestKey(DEFAULTS) ? "" : (encodeStateSync(req) ?? (await encodeState(req)));
   if (requestKey(app.state) !== requestKey(req)) return; // changed while encoding: the next call writes it
-  if (location.hash.slice(1) !== frag) {
+  const here = location.hash.slice(1);
+  // A state link this page did not write (pasted into the address bar, Back/Forward) whose hashchange has not run
+  // yet: leave it for applyFragment instead of overwriting it with the inputs it is about to replace.
+  if (app.url.written !== null && here !== app.url.written && STATE_FRAGMENT.test(here)) return;
+  if (here !== frag) {
     app.url.written = frag;
     history.replaceState(history.state, "", location.pathname + location.search + (frag ? `#${frag}` : ""));
   }
