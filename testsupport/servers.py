@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import re
 import shutil
 import socket
@@ -167,6 +168,10 @@ class NginxServer:
         self.conf_text = adapt_nginx_conf(
             conf.read_text(), site, self.port, self.prefix, self.prefix / "include"
         )
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # Started as root (CI containers), nginx's workers would run as "nobody" and could not enter a site built
+            # under pytest's private temp folder (mode 0700). Same line, so every line number stays as it is.
+            self.conf_text = "user root; " + self.conf_text
         conf_path = self.prefix / "conf" / "nginx.conf"
         conf_path.write_text(self.conf_text)
         base = [
