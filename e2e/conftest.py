@@ -9,12 +9,14 @@ Environment:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -137,6 +139,16 @@ class Session(_Session):
         super().__init__(browser, base_url, default_timeout_ms=CALC_TIMEOUT_MS, **context_args)
 
 
+@pytest.fixture(scope="module")
+def app(browser, base_url) -> Iterator[Session]:
+    """One desktop page, booted once per test module and shared by its tests that only change inputs (the engine
+    boot costs seconds). Every request it makes is recorded (Session.requests)."""
+    s = Session(browser, base_url, viewport={"width": 1280, "height": 900}, locale="en-US")
+    open_app(s.page, base_url)
+    yield s
+    s.close()
+
+
 @pytest.fixture
 def session(browser, base_url) -> Iterator[Session]:
     s = Session(browser, base_url, viewport={"width": 1280, "height": 900}, locale="en-US")
@@ -152,6 +164,24 @@ def wait_engine_ready(page) -> None:
 def wait_live(page) -> None:
     """Wait until the result panel shows a result the engine computed for the current inputs."""
     page.wait_for_selector("[data-testid=result-status][data-status=live]", timeout=CALC_TIMEOUT_MS)
+
+
+def to_defaults(page) -> None:
+    """Back to the default inputs the way a user would: by opening a share link of the defaults."""
+    page.evaluate("() => { location.hash = ''; }")
+    page.evaluate("() => { location.hash = '#v1.e30'; }")
+    wait_engine_ready(page)
+    wait_live(page)
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """The ``vram`` CLI in-process: (exit code, stdout, stderr)."""
+    from vram_insight.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
 
 
 def shown_total(page) -> int:

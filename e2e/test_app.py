@@ -6,14 +6,13 @@ import base64
 import json
 import re
 
-import pytest
-
 from conftest import (
     Session,
     engine_report,
     open_app,
     open_app_controlled,
     shown_total,
+    to_defaults,
     wait_engine_ready,
     wait_for_address,
     wait_live,
@@ -45,25 +44,10 @@ def link_for(request_diff: dict) -> str:
     return "#v1." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-@pytest.fixture(scope="module")
-def app(browser, base_url) -> Session:
-    """One page, booted once, shared by the tests that only change inputs (the engine boot costs seconds).
-
-    Every request it makes is recorded; the last test of this module checks none left the origin.
-    """
-    s = Session(browser, base_url, viewport={"width": 1280, "height": 900}, locale="en-US")
-    open_app(s.page, base_url)
-    yield s
-    s.close()
-
-
 def reset(app: Session) -> None:
-    """Back to the default inputs the way a user would: by opening a share link of the defaults."""
+    """Back to the default inputs (conftest.to_defaults), on the inference tab."""
     page = app.page
-    page.evaluate("() => { location.hash = ''; }")
-    page.evaluate("() => { location.hash = '#v1.e30'; }")
-    wait_engine_ready(page)
-    wait_live(page)
+    to_defaults(page)
     assert page.get_attribute("[data-testid=tab-inference]", "aria-selected") == "true"
 
 

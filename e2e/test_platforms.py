@@ -4,47 +4,19 @@ runtime does not load named under its field — each compared with the ``vram`` 
 
 from __future__ import annotations
 
-import io
 import re
-from contextlib import redirect_stderr, redirect_stdout
 
-import pytest
-
-from conftest import Session, engine_report, open_app, wait_engine_ready, wait_live
+from conftest import Session, engine_report, open_app, run_cli, to_defaults, wait_live
 from vram_insight.catalog import load_catalog
-from vram_insight.cli import main
 from vram_insight.schemas import EstimateRequest
 
 DEFAULTS = EstimateRequest().model_dump(mode="json")
 MACS = {g.id: g.name for g in load_catalog().gpus.values() if g.vendor == "apple"}
 
 
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(scope="module")
-def app(browser, base_url) -> Session:
-    s = Session(browser, base_url, viewport={"width": 1280, "height": 900}, locale="en-US")
-    open_app(s.page, base_url)
-    yield s
-    s.close()
-
-
-def to_defaults(app: Session) -> None:
-    page = app.page
-    page.evaluate("() => { location.hash = ''; }")
-    page.evaluate("() => { location.hash = '#v1.e30'; }")
-    wait_engine_ready(page)
-    wait_live(page)
-
-
 def test_mac_shows_the_wired_limit_as_the_cli_prints_it(app: Session) -> None:
     page = app.page
-    to_defaults(app)
+    to_defaults(app.page)
     # The Mac-only inputs stay hidden on an NVIDIA card.
     assert not page.is_visible("[data-testid=input-macos_version]")
     assert page.locator("[data-testid=fit-wired]").count() == 0
@@ -53,7 +25,7 @@ def test_mac_shows_the_wired_limit_as_the_cli_prints_it(app: Session) -> None:
     assert page.is_visible("[data-testid=input-macos_version]")
     assert page.is_visible("[data-testid=input-iogpu_wired_limit_mb]")
     shown = page.text_content("[data-testid=fit-wired] strong").strip()
-    code, out, _ = cli("report", "-m", DEFAULTS["model"], "--gpu", "m4-pro-64gb")
+    code, out, _ = run_cli("report", "-m", DEFAULTS["model"], "--gpu", "m4-pro-64gb")
     assert code == 0
     assert f"    {shown}: " in out
     # macOS 26's logged 64 GB working set (55662.79 MB) vs macOS 15's 3/4 of 64 GiB.
@@ -72,13 +44,13 @@ def test_mac_shows_the_wired_limit_as_the_cli_prints_it(app: Session) -> None:
 
 def test_override_beyond_the_macs_ram_names_the_field(app: Session) -> None:
     page = app.page
-    to_defaults(app)
+    to_defaults(app.page)
     page.select_option("[data-testid=gpu-select]", "m4-pro-64gb")
     wait_live(page)
     page.fill("[data-testid=input-iogpu_wired_limit_mb]", "70000")
     page.wait_for_selector("[data-testid=error-iogpu_wired_limit_mb]:not([hidden])")
     shown = page.text_content("[data-testid=error-iogpu_wired_limit_mb]").strip()
-    code, _, err = cli(
+    code, _, err = run_cli(
         "report", "-m", DEFAULTS["model"], "--gpu", "m4-pro-64gb", "--iogpu-wired-limit-mb", "70000"
     )
     assert code == 2 and shown == err.removeprefix("vram: error: ").strip()
@@ -87,7 +59,7 @@ def test_override_beyond_the_macs_ram_names_the_field(app: Session) -> None:
 
 def test_vllm_does_not_recommend_a_mac_and_says_why(app: Session, web_api) -> None:
     page = app.page
-    to_defaults(app)
+    to_defaults(app.page)
     page.select_option("[data-testid=input-runtime]", "vllm")
     wait_live(page)
     page.wait_for_selector("[data-testid=left-out]")
@@ -102,7 +74,7 @@ def test_vllm_does_not_recommend_a_mac_and_says_why(app: Session, web_api) -> No
     assert all(name in text for name in MACS.values())
     assert "vLLM has no Apple GPU backend" in text
     # The CLI lists the same cards left out, for the same reason.
-    code, out, _ = cli("recommend", "-m", DEFAULTS["model"], "--runtime", "vllm")
+    code, out, _ = run_cli("recommend", "-m", DEFAULTS["model"], "--runtime", "vllm")
     assert code == 0 and "left out:" in out
     assert any(all(n in line for n in MACS.values()) and "vLLM has no Apple GPU backend" in line
                for line in out.splitlines())  # fmt: skip
@@ -115,12 +87,12 @@ def test_vllm_does_not_recommend_a_mac_and_says_why(app: Session, web_api) -> No
 
 def test_format_the_runtime_does_not_load_names_weights(app: Session) -> None:
     page = app.page
-    to_defaults(app)
+    to_defaults(app.page)
     page.select_option("[data-testid=input-runtime]", "llama.cpp")
     page.select_option("[data-testid=input-weights]", "gptq-int8")
     page.wait_for_selector("[data-testid=error-weights]:not([hidden])")
     shown = page.text_content("[data-testid=error-weights]").strip()
-    code, _, err = cli("estimate", "-m", DEFAULTS["model"], "--runtime", "llama.cpp", "-w", "gptq-int8")
+    code, _, err = run_cli("estimate", "-m", DEFAULTS["model"], "--runtime", "llama.cpp", "-w", "gptq-int8")
     assert code == 2 and shown == err.removeprefix("vram: error: ").strip()
     assert "gptq-int8" in shown and "GGUF" in shown
     assert page.get_attribute("[data-testid=result-status]", "data-status") == "invalid"

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import re
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
-from conftest import Session, engine_report, open_app, shown_total, wait_engine_ready, wait_live
-from vram_insight.cli import main
+from conftest import Session, engine_report, open_app, run_cli, shown_total, to_defaults, wait_live
 from vram_insight.schemas import EstimateRequest
 
 DEFAULTS = EstimateRequest().model_dump(mode="json")
 VLLM_FIELDS = ("vllm_version", "gpu_memory_utilization", "max_num_seqs", "max_num_batched_tokens",
                "enable_chunked_prefill", "enforce_eager", "block_size")  # fmt: skip
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 def cli_line(text: str, pattern: str) -> str:
@@ -34,25 +24,9 @@ def dd(page, testid: str) -> str:
     return page.text_content(f"[data-testid={testid}] dd").strip()
 
 
-@pytest.fixture(scope="module")
-def app(browser, base_url) -> Session:
-    s = Session(browser, base_url, viewport={"width": 1280, "height": 900}, locale="en-US")
-    open_app(s.page, base_url)
-    yield s
-    s.close()
-
-
-def to_defaults(app: Session) -> None:
-    page = app.page
-    page.evaluate("() => { location.hash = ''; }")
-    page.evaluate("() => { location.hash = '#v1.e30'; }")
-    wait_engine_ready(page)
-    wait_live(page)
-
-
 def test_vllm_knobs_show_only_for_vllm(app: Session) -> None:
     page = app.page
-    to_defaults(app)
+    to_defaults(app.page)
     for key in VLLM_FIELDS:
         assert not page.is_visible(f"[data-testid=input-{key}]"), key
     page.select_option("[data-testid=input-runtime]", "vllm")
@@ -69,7 +43,7 @@ def test_vllm_knobs_show_only_for_vllm(app: Session) -> None:
 
 def test_page_shows_vllm_startup_numbers_as_the_cli_prints_them(app: Session, web_api) -> None:
     page = app.page
-    to_defaults(app)
+    to_defaults(app.page)
     page.select_option("[data-testid=gpu-select]", "h100-sxm")
     page.select_option("[data-testid=input-runtime]", "vllm")
     page.fill("[data-testid=input-seq_len]", "16384")
@@ -85,7 +59,7 @@ def test_page_shows_vllm_startup_numbers_as_the_cli_prints_them(app: Session, we
                "block_size": 32, "enforce_eager": True}  # fmt: skip
     expected = engine_report(web_api, request)["estimate"]
     assert shown_total(page) == expected["total_bytes"]
-    code, out, _ = cli("estimate", "-m", DEFAULTS["model"], "--runtime", "vllm", "--gpu", "h100-sxm",
+    code, out, _ = run_cli("estimate", "-m", DEFAULTS["model"], "--runtime", "vllm", "--gpu", "h100-sxm",
                        "--max-model-len", "16384", "-b", "4", "--max-num-seqs", "256",
                        "--max-num-batched-tokens", "4096", "--gpu-memory-utilization", "0.85", "--block-size", "32",
                        "--enforce-eager")  # fmt: skip
@@ -131,7 +105,7 @@ def test_page_shows_vllm_startup_numbers_as_the_cli_prints_them(app: Session, we
 )
 def test_bad_vllm_input_names_the_field(app: Session, setup, field: str, cli_args: list[str]) -> None:
     page = app.page
-    to_defaults(app)
+    to_defaults(app.page)
     page.select_option("[data-testid=input-runtime]", "vllm")
     page.fill("[data-testid=input-seq_len]", "8192")
     wait_live(page)
@@ -142,7 +116,7 @@ def test_bad_vllm_input_names_the_field(app: Session, setup, field: str, cli_arg
             page.fill(f"[data-testid={testid}]", value)
     page.wait_for_selector(f"[data-testid=error-{field}]:not([hidden])")
     shown = page.text_content(f"[data-testid=error-{field}]")
-    code, _, err = cli(
+    code, _, err = run_cli(
         "estimate", "-m", DEFAULTS["model"], "--runtime", "vllm", "--max-model-len", "8192", *cli_args
     )
     assert code == 2 and err.count("\n") == 1
