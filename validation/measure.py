@@ -399,23 +399,13 @@ def run_inference(case, device, tracker, ctx):
     )
 
 
-def run_train(case, device, tracker, ctx):
+def _one_training_step(model, sc, cfgd, device, tracker, ctx, *, autocast: bool):
+    """The measured step every training runner shares: optimizer built and warmed (its states exist, as after the
+    first step), random token ids, the model's tensors registered with the tracker, then forward (under
+    ``torch.autocast(bf16)`` when asked, forward only, as HF Trainer does), backward, step and
+    ``zero_grad(set_to_none=True)``, each a tracker phase. Returns (trainable params, optimizer, loss)."""
     import torch
 
-    sc, cfgd = case["scenario"], case["arch_config"]
-    is_lora = sc["mode"] == "train_lora"
-    if is_lora:
-        wdtype = torch.bfloat16
-    else:
-        wdtype = torch.bfloat16 if sc["dtype"] == "bf16" else torch.float32
-    autocast = sc["dtype"] == "fp32-autocast-bf16"
-    model = build_model(cfgd, wdtype, sc["attn_impl"], sc.get("experts_impl")).to(device)
-    gc_kwargs = {"use_reentrant": False}
-    if sc["grad_checkpointing"]:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gc_kwargs)
-    if is_lora:
-        model.requires_grad_(False)
-        model = _lora_model(model, sc["lora"])
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _make_optimizer(sc, params)
@@ -445,6 +435,27 @@ def run_train(case, device, tracker, ctx):
         tracker.set_phase("zero_grad")
         opt.zero_grad(set_to_none=True)
         tracker.set_phase("done")
+    return params, opt, loss_val
+
+
+def run_train(case, device, tracker, ctx):
+    import torch
+
+    sc, cfgd = case["scenario"], case["arch_config"]
+    is_lora = sc["mode"] == "train_lora"
+    if is_lora:
+        wdtype = torch.bfloat16
+    else:
+        wdtype = torch.bfloat16 if sc["dtype"] == "bf16" else torch.float32
+    autocast = sc["dtype"] == "fp32-autocast-bf16"
+    model = build_model(cfgd, wdtype, sc["attn_impl"], sc.get("experts_impl")).to(device)
+    gc_kwargs = {"use_reentrant": False}
+    if sc["grad_checkpointing"]:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gc_kwargs)
+    if is_lora:
+        model.requires_grad_(False)
+        model = _lora_model(model, sc["lora"])
+    params, opt, loss_val = _one_training_step(model, sc, cfgd, device, tracker, ctx, autocast=autocast)
     ctx["extra"].update(
         {
             "trainable_param_dtypes": sorted({str(p.dtype).replace("torch.", "") for p in params}),
@@ -616,7 +627,6 @@ def run_train_qlora_bnb(case, device, tracker, ctx):
     gradient checkpointing with the reentrant checkpoint of transformers 4.x), peft LoRA with its default fp32
     adapters, and one Trainer-like step: ``torch.autocast(bf16)`` around the forward (HF Trainer ``bf16=True``),
     backward, AdamW step."""
-    import torch
     from peft import prepare_model_for_kbit_training
 
     sc, cfgd = case["scenario"], case["arch_config"]
@@ -626,34 +636,7 @@ def run_train_qlora_bnb(case, device, tracker, ctx):
         model, use_gradient_checkpointing=sc["grad_checkpointing"], gradient_checkpointing_kwargs=gc_kwargs
     )
     model = _lora_model(model, sc["lora"])
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = _make_optimizer(sc, params)
-    _warm_optimizer(opt, params)
-    B, S = sc["batch"], sc["seq_len"]
-    ids = _rand_ids(B, S, cfgd["vocab_size"], device)
-    ctx["param_count_exact"] = _n_params(model.parameters())
-    ctx["param_count_trainable"] = _n_params(params)
-    ctx["weights_bytes"] = _storage_bytes(model.parameters())
-    ctx["buffers_bytes"] = _storage_bytes(model.buffers())
-    _register_model(tracker, model)
-    tracker.register_optimizer(opt)
-    tracker.register([ids], "inputs")
-    tracker.add_dynamic("gradients", lambda: [p.grad for p in params if p.grad is not None])
-    ctx["before_run"]()
-    with ctx["tracking"]():
-        tracker.set_phase("forward")
-        with torch.autocast(device_type=device, dtype=torch.bfloat16):
-            loss = model(input_ids=ids, labels=ids).loss
-        tracker.set_phase("backward")
-        loss.backward()
-        loss_val = float(loss.detach().float())
-        del loss
-        tracker.set_phase("optimizer_step")
-        opt.step()
-        tracker.set_phase("zero_grad")
-        opt.zero_grad(set_to_none=True)
-        tracker.set_phase("done")
+    params, opt, loss_val = _one_training_step(model, sc, cfgd, device, tracker, ctx, autocast=True)
     dtypes: dict[str, int] = {}
     for p in model.parameters():
         key = f"{type(p).__name__}:{str(p.dtype).replace('torch.', '')}"
