@@ -67,6 +67,15 @@ def expected_default_line(web_api) -> str:
     return f"{total / 1e9} GB"  # what `print(r.total_bytes / 1e9, "GB")` writes under CPython
 
 
+def assert_runs_the_default_on_its_own(s: Session, web_api) -> None:
+    """The example runs and prints the engine's total, with nothing fetched off the origin and no CSP error."""
+    state, text = run_code(s.page)
+    assert state == "ok"
+    assert text.splitlines()[0] == expected_default_line(web_api)
+    assert s.off_origin() == []
+    assert csp_errors(s) == []
+
+
 def precache_list(base_url: str) -> list[str]:
     with urlopen(base_url + "sw.js", timeout=10) as r:
         text = r.read().decode()
@@ -272,11 +281,7 @@ def test_console_works_offline_after_the_first_visit(browser, base_url, web_api)
         page.wait_for_selector(
             "[data-testid=console-status][data-state=ready]", timeout=ENGINE_BOOT_TIMEOUT_MS
         )
-        state, text = run_code(page)
-        assert state == "ok"
-        assert text.splitlines()[0] == expected_default_line(web_api)
-        assert s.off_origin() == []
-        assert csp_errors(s) == []
+        assert_runs_the_default_on_its_own(s, web_api)
     finally:
         s.context.set_offline(False)
         s.close()
@@ -288,14 +293,7 @@ def test_console_opens_offline_without_an_earlier_visit(browser, base_url, web_a
     s = new_session(browser, base_url)
     try:
         page = s.page
-        open_app(page, base_url)
-        assert page.evaluate("async () => { await navigator.serviceWorker.ready; return true; }")
-        for _ in range(3):
-            if page.evaluate("() => !!navigator.serviceWorker.controller"):
-                break
-            page.reload()
-            page.wait_for_selector("html[data-app-ready='1']")
-        assert page.evaluate("() => !!navigator.serviceWorker.controller")
+        open_app_controlled(page, base_url)
         s.context.set_offline(True)
         open_console(page, base_url + CONSOLE)
         assert page.title().startswith("Engine console")
@@ -304,11 +302,7 @@ def test_console_opens_offline_without_an_earlier_visit(browser, base_url, web_a
             "() => [...document.styleSheets].some(s => (s.href || '').endsWith('console.css'))"
         )
         assert page.evaluate("() => getComputedStyle(document.body).backgroundColor") != "rgba(0, 0, 0, 0)"
-        state, text = run_code(page)
-        assert state == "ok"
-        assert text.splitlines()[0] == expected_default_line(web_api)
-        assert s.off_origin() == []
-        assert csp_errors(s) == []
+        assert_runs_the_default_on_its_own(s, web_api)
     finally:
         s.context.set_offline(False)
         s.close()
