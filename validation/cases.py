@@ -602,3 +602,14 @@ def get_case(case_id: str) -> dict:
         if c["id"] == case_id:
             return copy.deepcopy(c)
     raise KeyError(case_id)
+
+
+def pad_id(arch_config: dict) -> int:
+    """The token id a workload pads with: the config's pad, else eos, else bos token (the first of a list), else 0."""
+    for k in ("pad_token_id", "eos_token_id", "bos_token_id"):
+        v = arch_config.get(k)
+        if isinstance(v, list):
+            v = v[0]
+        if v is not None:
+            return int(v)
+    return 0

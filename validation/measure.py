@@ -186,16 +186,6 @@ def _storage_bytes(tensors) -> int:
     return n
 
 
-def _pad_id(cfg_dict: dict) -> int:
-    for k in ("pad_token_id", "eos_token_id", "bos_token_id"):
-        v = cfg_dict.get(k)
-        if isinstance(v, list):
-            v = v[0]
-        if v is not None:
-            return int(v)
-    return 0
-
-
 def _rand_ids(B, S, V, device, seed=0):
     import torch
 
@@ -378,7 +368,7 @@ def run_inference(case, device, tracker, ctx):
             max_new_tokens=G,
             min_new_tokens=G,
             do_sample=False,
-            pad_token_id=_pad_id(cfgd),
+            pad_token_id=case_defs.pad_id(cfgd),
             **extra_inputs,
         )
         tracker.set_phase("done")
@@ -546,7 +536,7 @@ def run_grpo(case, device, tracker, ctx):
                 temperature=1.0,
                 top_k=0,
                 top_p=1.0,
-                pad_token_id=_pad_id(cfgd),
+                pad_token_id=case_defs.pad_id(cfgd),
             )
         gp.remove()
         kv_end = gp.kv_bytes_last

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import torch
 
+from cases import pad_id
+
 # LoRA target shorthands (peft's "all-linear" = every Linear except the output head)
 LORA_TARGETS = {"all-linear": "all-linear", "attn": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 
@@ -69,16 +71,6 @@ def finish_model(model, case: dict):
     else:
         model.eval()
     return model
-
-
-def pad_id(arch_config: dict) -> int:
-    for k in ("pad_token_id", "eos_token_id", "bos_token_id"):
-        v = arch_config.get(k)
-        if isinstance(v, list):
-            v = v[0]
-        if v is not None:
-            return int(v)
-    return 0
 
 
 def run_infer(model, case: dict, arch_config: dict, device: str, phase: Callable[[str], None]) -> None:
