@@ -56,6 +56,29 @@ def test_recommendations_fit_and_explain() -> None:
     assert any(CAT.gpu(g).memory_gb >= 48 for g in singles)
 
 
+@pytest.mark.parametrize(
+    ("chosen", "extra"),
+    [
+        # a Mac holds no CUDA context or cuBLAS workspace
+        ("m4-max-128gb", {"mode": "inference", "seq_len": 29500}),
+        ("h100-sxm", {"mode": "finetune", "method": "lora", "seq_len": 4096, "batch_size": 6}),
+        ("rtx-4090", {"mode": "inference", "runtime": "llama.cpp", "weights": "q4_k_m", "seq_len": 65536}),
+        ("h100-sxm", {"mode": "inference", "runtime": "vllm", "seq_len": 8192, "batch_size": 16}),
+    ],
+)
+def test_each_recommended_single_card_fits_when_chosen(chosen: str, extra: dict) -> None:
+    """A card is recommended only if choosing it gives 'fits': the memory outside the tensors (CUDA context, cuBLAS
+    workspace, a Mac's allowance, llama.cpp's outside buffers) is that card's, not the chosen card's. A Mac once made
+    an RTX 3090 look 5.6 % free for a job that needs 25.95 GB of its 25.41 GB."""
+    req = EstimateRequest(model="llama-3.1-8b", gpu=chosen, **extra)
+    recs = [r for r in recommend(req, limit=50) if r.count == 1]
+    assert recs
+    for r in recs:
+        rep = report(req.model_copy(update={"gpu": r.gpu}))
+        assert rep.fit is not None and rep.fit.fits, (r.gpu, rep.fit)
+        assert rep.fit.required_bytes == r.per_device_bytes, r.gpu
+
+
 def test_report_and_throughput_are_labelled_estimates() -> None:
     req = EstimateRequest(model="llama-3.1-8b", mode="inference", seq_len=4096, gpu="h100-sxm")
     rep = report(req)

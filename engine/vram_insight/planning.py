@@ -7,14 +7,23 @@ from __future__ import annotations
 
 import math
 
-from .catalog import GpuEntry, load_catalog
+from .catalog import CatalogError, GpuEntry, cuda_context_bytes, load_catalog, nccl_buffer_bytes
+from .device import cublas_workspace_bytes
 from .estimate import EstimateError, estimate, resolve_model
 from .messages import Message, msg, register
 from .params import count_params
-from .platforms import apple_limit_message, apple_notes, device_capacity, software_conflicts, wired_limit
+from .platforms import (
+    apple_limit_message,
+    apple_notes,
+    device_allowance,
+    device_capacity,
+    software_conflicts,
+    wired_limit,
+)
 from .quant import normalise_format, weight_bytes
 from .runtimes import llama_cpp
-from .runtimes.vllm import resolved_utilization
+from .runtimes.vllm import resolved_utilization, rules_for
+from .runtimes.vllm_config import batch_defaults
 from .schemas import (
     EstimateRequest,
     EstimateResult,
@@ -173,24 +182,60 @@ def _scaled_request(req: EstimateRequest, count: int) -> tuple[EstimateRequest, 
     )
 
 
+def _device_profile(req: EstimateRequest, gpu: GpuEntry) -> tuple:
+    """What of a GPU the estimate reads, as the values it reads: the platform's allowance, the cuBLAS workspace, the
+    CUDA context and the NCCL buffers at each count (device.py); vLLM also reads the card's interconnect and its
+    default batch limits go by the card's memory and name (``batch_defaults``). GPUs with equal profiles get
+    equal estimates, so one estimate per count serves them all."""
+    if _is_llama_cpp(req):
+        return ()  # llama.cpp: only the per-GPU memory outside its buffers differs (see _llama_cpp_outside_delta)
+    allowance = device_allowance(gpu)
+    try:
+        context = cuda_context_bytes(gpu, override_mib=req.cuda_context_mib).bytes
+        nccl = tuple(nccl_buffer_bytes(gpu, n, override_mib=req.nccl_mib).bytes for n in GPU_COUNTS if n > 1)
+    except CatalogError:
+        return (gpu.id,)  # the estimate reports the bad override itself
+    profile: tuple = (gpu.vendor, allowance.cuda_rules, allowance.outside_bytes, cublas_workspace_bytes(gpu))
+    profile += (context, nccl)
+    if _vllm_serving(req):
+        profile += (gpu.architecture, gpu.interconnect)
+        profile += batch_defaults(rules_for(req.vllm_version), gpu.memory_bytes, gpu.id + " " + gpu.name)
+    return profile
+
+
+def _llama_cpp_outside_delta(req: EstimateRequest, gpu: GpuEntry, estimated_on: GpuEntry) -> int:
+    """llama.cpp adds the same memory outside its buffers to every GPU's total (runtimes/llama_cpp.py ``gpu_total``),
+    so a card of another kind differs from the estimated one by exactly the difference of that figure."""
+    if not _is_llama_cpp(req) or req.platform == "cpu":
+        return 0
+    return llama_cpp.outside_buffers(gpu)[0] - llama_cpp.outside_buffers(estimated_on)[0]
+
+
 def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
-    """Configurations that fit, each GPU at the smallest count that works (memory per device depends only on
-    the count, so one estimate per count serves every GPU)."""
+    """Configurations that fit, each GPU at the smallest count that works. Memory per device depends on the
+    count and on the kind of GPU (its context, workspace and platform rules), so one estimate per count serves
+    every GPU of one device profile, estimated on that GPU rather than on the one the user chose."""
     catalog = load_catalog()
     gpus = [g for g in catalog.gpus.values() if not software_conflicts(req, g)]
     if not gpus:
         return []
-    by_count: dict[int, tuple[EstimateResult, Message] | None] = {}
-    smallest = min(usable_bytes(req, g) for g in gpus)
-    for count in GPU_COUNTS:
-        scaled, strategy = _scaled_request(req, count)
-        try:
-            by_count[count] = (estimate(scaled), strategy)
-        except (EstimateError, ValueError):
-            by_count[count] = None
-            continue
-        if required_bytes(by_count[count][0]) <= smallest:
-            break  # every GPU already fits at this count: larger setups are never the smallest that fits
+    profiles: dict[tuple, list[GpuEntry]] = {}
+    for gpu in gpus:
+        profiles.setdefault(_device_profile(req, gpu), []).append(gpu)
+    by_count: dict[tuple[tuple, int], tuple[EstimateResult, Message] | None] = {}
+    for profile, members in profiles.items():
+        smallest = min(usable_bytes(req, g) - _llama_cpp_outside_delta(req, g, members[0]) for g in members)
+        for count in GPU_COUNTS:
+            scaled, strategy = _scaled_request(req, count)
+            scaled = scaled.model_copy(update={"gpu": members[0].id})
+            try:
+                entry = (estimate(scaled), strategy)
+            except (EstimateError, ValueError):
+                by_count[profile, count] = None
+                continue
+            by_count[profile, count] = entry
+            if required_bytes(entry[0]) <= smallest:
+                break  # every GPU of this profile fits at this count: larger setups are never the smallest
     options: list[Recommendation] = []
     for gpu in gpus:
         for count in GPU_COUNTS:
@@ -198,11 +243,13 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
                 break
             if count > gpu.max_per_node and count % 8:
                 continue
-            entry = by_count.get(count)
+            entry = by_count.get((_device_profile(req, gpu), count))
             if entry is None:
                 continue
             result, strategy = entry
-            need, cap = required_bytes(result), usable_bytes(req, gpu)
+            estimated_on = profiles[_device_profile(req, gpu)][0]
+            need = required_bytes(result) + _llama_cpp_outside_delta(req, gpu, estimated_on)
+            cap = usable_bytes(req, gpu)
             if need > cap:
                 continue
             options.append(
