@@ -539,7 +539,10 @@ def test_service_worker_update_never_mixes_versions(browser, site_dir_or_none, t
     try:
         page = s.page
         open_app(page, url)
-        for _ in range(3):  # the first visit installs the service worker; it controls the page from then on
+        # the first visit installs the service worker (precaching the whole build can take seconds on a slow
+        # machine); once it is active it claims the page, and a reload is controlled in any case
+        page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+        for _ in range(3):
             if page.evaluate("() => !!navigator.serviceWorker.controller"):
                 break
             page.reload()
