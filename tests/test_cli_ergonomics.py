@@ -64,3 +64,20 @@ def test_custom_config_is_named_after_its_file(tmp_path, capsys) -> None:
     assert run(capsys, "estimate", "-m", str(folder / "config.json"))[1].startswith("acme-7b — ")
     assert run(capsys, "estimate", "-m", str(tmp_path / "tiny.json"))[1].startswith("tiny — ")
     assert run(capsys, "estimate", "-m", str(tmp_path / "named.json"))[1].startswith("org/named-model — ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (
+            ["--runtime", "llama.cpp", "-w", "q4_k_m", "--cpu-bandwidth", "-5"],
+            "--cpu-bandwidth ",
+        ),  # dest *_gbps
+        (["--ubatch-size", "0", "--runtime", "llama.cpp", "-w", "q4_k_m"], "--ubatch-size "),
+        (["-b", "0"], "--batch-size "),
+    ],
+)
+def test_errors_name_the_flag_the_user_can_type(argv: list[str], flag: str, capsys) -> None:
+    assert main(["estimate", "-m", "llama-3.1-8b", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vram: error: " + flag), err

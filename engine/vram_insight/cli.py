@@ -310,6 +310,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flag_for(field: str) -> str:
+    """The long option that sets a request field (``cpu_bandwidth_gbps`` → ``--cpu-bandwidth``)."""
+    workload = argparse.ArgumentParser(add_help=False)
+    add_workload_args(workload)
+    for action in workload._actions:  # argparse keeps its options there
+        if action.dest == field and action.option_strings:
+            return next((o for o in action.option_strings if o.startswith("--")), action.option_strings[0])
+    return "--" + field.replace("_", "-")
+
+
 def _cli_text(err: Any) -> str:
     """An engine error as the CLI says it: request fields by their flag (``--batch-size``), config keys as is."""
     from .messages import TEMPLATES, render
@@ -317,7 +327,7 @@ def _cli_text(err: Any) -> str:
     message = err.message
     field = message.params.get("field")
     if isinstance(field, str) and field == err.field and field.isidentifier():
-        return render(TEMPLATES[message.code], {**message.params, "field": "--" + field.replace("_", "-")})
+        return render(TEMPLATES[message.code], {**message.params, "field": _flag_for(field)})
     return message.text
 
 
