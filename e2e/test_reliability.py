@@ -126,6 +126,11 @@ def test_share_link_that_hangs_falls_back_to_defaults(browser, base_url, web_api
         assert page.evaluate("location.hash") == ""
         assert page.get_attribute("[data-testid=tab-inference]", "aria-selected") == "true"
         assert shown_total(page) == engine_report(web_api, DEFAULTS)["estimate"]["total_bytes"]
+        # The link's tab starts afresh: going back to it does not send the hanging inputs again.
+        page.click("[data-testid=tab-training]")
+        wait_live(page)
+        assert page.input_value("[data-testid=input-seq_len]") != HANG_MARK
+        assert page.evaluate("window.__vramApp.engine.stats")["restarts"] == 1
     finally:
         s.close()
 

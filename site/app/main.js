@@ -603,8 +603,23 @@ function recoverFromFault(err) {
   const good = app.reportRequest || toRequest({ ...DEFAULTS });
   notice("error", faultNotice(err, good, app.engine?.limits?.call_timeout_ms), "notice-engine-fault");
   if (app.fromLink) history.replaceState(null, "", location.pathname + location.search);
+  // The faulting inputs may belong to another tab than the last good result: that tab starts afresh, or going
+  // back to it (or reloading, which restores every tab) would send them again.
+  const badMode = faultingMode(err);
+  if (badMode && badMode !== good.mode) app.tabs[badMode] = newTab(badMode);
   loadRequest(good);
   scheduleRecalc(true);
+}
+
+/** The tab whose inputs the failed call carried (its payload's mode), or null when the payload cannot tell. */
+function faultingMode(err) {
+  try {
+    const payload = typeof err?.payload === "string" ? JSON.parse(err.payload) : err?.payload;
+    const mode = payload?.mode ?? app.state.mode;
+    return MODES.includes(mode) ? mode : null;
+  } catch {
+    return app.state.mode;
+  }
 }
 
 async function startEngine() {
