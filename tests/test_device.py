@@ -55,3 +55,21 @@ def test_overrides_out_of_range_name_the_field(field: str, value: int) -> None:
     with pytest.raises(ValidationError) as err:
         EstimateRequest(**{field: value})
     assert err.value.errors()[0]["loc"] == (field,)
+
+
+def test_vllm_takes_the_context_and_nccl_overrides() -> None:
+    """vLLM's own accounting holds the same context and NCCL buffers: the user's figures replace its measured ones."""
+    base = dict(model="llama-3.1-8b", runtime="vllm", gpu="h100-sxm")
+    measured = estimate(EstimateRequest(**base))
+    overridden = estimate(EstimateRequest(**base, cuda_context_mib=2000))
+    assert overridden.details["vllm"]["cuda_context_bytes"] == 2000 * MiB
+    # the context lies outside vLLM's budget (0.10+): the card holds exactly the difference more
+    delta = 2000 * MiB - measured.details["vllm"]["cuda_context_bytes"]
+    assert overridden.total_bytes - measured.total_bytes == delta
+    tp = dict(model="llama-3.1-70b", runtime="vllm", gpu="h100-sxm", gpus=4, tp=4)
+    # non_torch_memory with TP = vLLM's 0.16 GiB single-GPU figure + the NCCL buffers the user gives
+    single = estimate(EstimateRequest(**base)).details["vllm"]["non_torch_bytes"]
+    assert (
+        estimate(EstimateRequest(**tp, nccl_mib=3000)).details["vllm"]["non_torch_bytes"]
+        == single + 3000 * MiB
+    )

@@ -217,20 +217,25 @@ def gpu_entry(req_gpu: str | None) -> GpuEntry | None:
         raise EstimateError(str(exc), "gpu") from None
 
 
-def bare_context(gpu: GpuEntry | None) -> tuple[int, Message]:
-    """The CUDA context as it stands when vLLM takes its start snapshot (no kernels run yet): the bare-context
-    measurement of the GPU's architecture in data/runtime_overheads.json, else the largest one measured."""
+def bare_context(gpu: GpuEntry | None, override_mib: int | None = None) -> tuple[int, Message]:
+    """The CUDA context as it stands when vLLM takes its start snapshot (no kernels run yet): the user's figure
+    (``cuda_context_mib``), else the bare-context measurement of the GPU's architecture in
+    data/runtime_overheads.json, else the largest one measured."""
+    if override_mib is not None:
+        return override_mib * MiB, msg("device.set_by", flag="cuda_context_mib")
     bare = [m for m in load_runtime_overheads().context_measurements if m.scope == "bare-context"]
     same = [m for m in bare if gpu and m.architecture == gpu.architecture]
     m = same[0] if same else max(bare, key=lambda x: x.bytes)
     return m.bytes, msg("vllm.context_measured" if same else "vllm.context_estimated", gpu=m.gpu)
 
 
-def non_torch_bytes(tp: int, gpu: GpuEntry | None) -> int:
-    """vLLM's non-torch increase: 0.16 GiB on one GPU; with TP, NCCL's buffers (data/runtime_overheads.json, measured
-    over NVLink) or, over PCIe, vLLM's own 0.25 GiB measurement."""
+def non_torch_bytes(tp: int, gpu: GpuEntry | None, nccl_mib: int | None = None) -> int:
+    """vLLM's non-torch increase: 0.16 GiB on one GPU; with TP, NCCL's buffers (the user's ``nccl_mib``, else
+    data/runtime_overheads.json, measured over NVLink, or, over PCIe, vLLM's own 0.25 GiB measurement)."""
     if tp == 1:
         return NON_TORCH_BYTES
+    if nccl_mib is not None:
+        return NON_TORCH_BYTES + nccl_mib * MiB
     if gpu is not None and gpu.interconnect == "pcie":
         return NON_TORCH_TP_PCIE_BYTES
     return NON_TORCH_BYTES + nccl_buffer_bytes(gpu, tp).bytes
@@ -345,8 +350,8 @@ def serving_phases(
     # V0 samples on the driver (TP rank 0) only; V1 on every TP rank of the last pipeline stage. The reported rank
     # is the one that holds the most (it sets the block count: vLLM takes the minimum over workers).
     prof = profile_peak(rules, a, sched, tp, act_bytes, fmt, encoder, last_stage=True)
-    non_torch = non_torch_bytes(tp, gpu)
-    context, context_source = bare_context(gpu)
+    non_torch = non_torch_bytes(tp, gpu, req.nccl_mib)
+    context, context_source = bare_context(gpu, req.cuda_context_mib)
     if rules.context_in_budget:
         non_torch += context
     graphs = graph_count = largest = 0
