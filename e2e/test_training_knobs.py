@@ -46,6 +46,11 @@ def test_training_knobs_page_matches_cli(browser, base_url, capsys) -> None:
         wait_live(page)
         assert page.is_visible("[data-testid=input-transformers_version]")
         assert shown_total(page) != expected
+        # TRL's GRPO reads none of these (its rollouts keep the model's KV dtype): they are not offered there
+        page.click("[data-testid=tab-grpo]")
+        for key in ("kv_cache_dtype", "chunked_ce", "optimizer_in_bwd", "transformers_version"):
+            assert not page.is_visible(f"[data-testid=input-{key}]"), key
+        assert page.is_visible("[data-testid=input-optimizer]")
         assert s.errors == []
     finally:
         s.close()

@@ -104,6 +104,12 @@ const tunes = (s) => workload(s) === "finetune";
 const vllmServing = (s) => workload(s) === "inference" && s.runtime === "vllm";
 /** llama.cpp's own options apply when inference runs on llama.cpp. */
 export const llamaCpp = (s) => workload(s) === "inference" && s.runtime === "llama.cpp";
+// Inputs the engine reads only where PyTorch's caching allocator holds the job (not under vLLM's or llama.cpp's
+// own accounting; llama.cpp's memory outside its buffers is measured whole, CUDA context included), and
+// TRL's GRPO (rollouts by generate or colocated vLLM: the KV cache dtype, chunked loss, optimizer in backward and
+// transformers version of the training knobs do not reach it; DPO reads chunked_ce).
+const ownRuntime = (s) => !(workload(s) === "inference" && s.runtime !== "transformers");
+const grpoRollouts = (s) => s.mode === "grpo" && s.rl_algorithm === "grpo";
 const loraLike = (s) => (tunes(s) && (s.method === "lora" || s.method === "qlora")) || (s.mode === "grpo" && s.policy === "lora");
 
 // --- Apple Silicon (issue 11): the Mac-only inputs show when the chosen GPU is a Mac (catalog vendor "apple"). ---
@@ -156,7 +162,7 @@ export const FIELDS = [
   // Weights and runtime
   { key: "weights", group: "weights", type: "select", options: WEIGHT_FORMATS },
   { key: "runtime", group: "weights", type: "select", options: ["transformers", "vllm", "llama.cpp"], show: (s) => workload(s) === "inference" },
-  { key: "kv_cache_dtype", group: "weights", type: "select", options: KV_DTYPES, show: (s) => workload(s) === "inference" || s.mode === "grpo" },
+  { key: "kv_cache_dtype", group: "weights", type: "select", options: KV_DTYPES, show: (s) => workload(s) === "inference" },
   // --- vLLM serving knobs (shown when runtime = vLLM); empty = vLLM's default ---
   { key: "vllm_version", group: "weights", type: "text", list: ["0.21", "0.20", "0.18", "0.10", "0.7.3", "0.6.4", "0.34"], show: vllmServing },
   { key: "gpu_memory_utilization", group: "weights", type: "float", min: 0.05, max: 1, step: 0.01, optional: true, placeholder: "f.vllm_default", show: vllmServing },
@@ -165,7 +171,7 @@ export const FIELDS = [
   { key: "enable_chunked_prefill", group: "weights", type: "select", options: [null, true, false], show: vllmServing },
   { key: "enforce_eager", group: "weights", type: "bool", show: vllmServing },
   { key: "block_size", group: "weights", type: "int", min: 1, max: 1024, optional: true, placeholder: "f.vllm_default", show: vllmServing },
-  { key: "attention", group: "weights", type: "select", options: ["sdpa", "flash", "eager"] },
+  { key: "attention", group: "weights", type: "select", options: ["sdpa", "flash", "eager"], show: (s) => !vllmServing(s) },
   { key: "logits_all_tokens", group: "weights", type: "bool", show: (s) => workload(s) === "inference" },
 
   // --- llama.cpp / Ollama offload (runtime "llama.cpp"; llama.cpp's option names in the help texts) ---
@@ -183,13 +189,13 @@ export const FIELDS = [
   { key: "precision", group: "train", type: "select", options: ["amp-bf16", "amp-fp16", "bf16", "fp16", "fp32"], show: trains },
   { key: "optimizer", group: "train", type: "select", options: ["adamw", "adamw-fused", "adamw-8bit", "adamw-8bit-torchao", "paged-adamw-32bit", "paged-adamw-8bit", "adafactor", "lion", "sgd-momentum", "sgd"], show: trains },
   { key: "grad_checkpointing", group: "train", type: "select", options: ["none", "selective", "full"], show: trains },
-  { key: "chunked_ce", group: "train", type: "bool", show: trains },
+  { key: "chunked_ce", group: "train", type: "bool", show: (s) => trains(s) && !grpoRollouts(s) },
   // ---- Training stacks and memory knobs (issues 10–11): framework, optimizer in backward, offloading, compile
   { key: "framework", group: "train", type: "select", options: ["hf", "torchtune"], show: trains },
-  { key: "optimizer_in_bwd", group: "train", type: "bool", show: trains },
+  { key: "optimizer_in_bwd", group: "train", type: "bool", show: (s) => trains(s) && s.mode !== "grpo" },
   { key: "activation_offloading", group: "train", type: "bool", show: trains },
   { key: "compile", group: "train", type: "bool", show: trains },
-  { key: "transformers_version", group: "train", type: "text", list: ["5.0", "4.46", "4.38"], show: (s) => trains(s) && s.framework === "hf" },
+  { key: "transformers_version", group: "train", type: "text", list: ["5.0", "4.46", "4.38"], show: (s) => trains(s) && s.mode !== "grpo" && s.framework === "hf" },
   { key: "fsdp_shard_embeddings", group: "parallel", type: "bool", show: (s) => trains(s) && s.fsdp !== "none" },
   // ---- end of training stacks
 
@@ -209,9 +215,9 @@ export const FIELDS = [
   { key: "mfu", group: "advanced", type: "float", min: 0.01, max: 1, step: 0.05, show: trains },
   { key: "num_layers", group: "advanced", type: "int", min: 1, max: 1024, optional: true },
   // PyTorch's CUDA caching allocator (PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True removes most fragmentation).
-  { key: "allocator", group: "advanced", type: "select", options: ["default", "expandable"], show: (s) => !(workload(s) === "inference" && s.runtime !== "transformers") },
+  { key: "allocator", group: "advanced", type: "select", options: ["default", "expandable"], show: ownRuntime },
   // Device-level memory outside the tensors (empty = the measured figure for the GPU's generation).
-  { key: "cuda_context_mib", group: "advanced", type: "int", min: 0, max: 16384, optional: true, placeholder: "f.measured_default" },
+  { key: "cuda_context_mib", group: "advanced", type: "int", min: 0, max: 16384, optional: true, placeholder: "f.measured_default", show: (s) => !llamaCpp(s) },
   { key: "nccl_mib", group: "advanced", type: "int", min: 0, max: 65536, optional: true, placeholder: "f.measured_default", show: (s) => s.gpus > 1 },
 ];
 
