@@ -81,3 +81,30 @@ def test_errors_name_the_flag_the_user_can_type(argv: list[str], flag: str, caps
     assert main(["estimate", "-m", "llama-3.1-8b", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("vram: error: " + flag), err
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "owner"),
+    [
+        (
+            ["-ngl", "5"],
+            "--gpu-layers",
+            "llama.cpp",
+        ),  # forgot --runtime llama.cpp: a bf16 transformers answer
+        (["--runtime", "llama.cpp", "-w", "q4_k_m", "--max-num-seqs", "8"], "--max-num-seqs", "vLLM"),
+        (["--runtime", "vllm", "--parallel", "4"], "--parallel", "llama.cpp"),
+        (["--mode", "training", "--no-kv-offload"], "--no-kv-offload", "llama.cpp"),
+    ],
+)
+def test_a_runtimes_own_option_with_another_runtime_is_refused(
+    argv: list[str], flag: str, owner: str, capsys
+):
+    assert main(["estimate", "-m", "llama-3.1-8b", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"vram: error: {flag} is a {owner} option") and err.count("\n") == 1, err
+
+
+def test_a_gguf_format_brings_its_runtimes_options(capsys) -> None:
+    """-w q4_k_m means llama.cpp, so -ngl applies without --runtime."""
+    assert main(["estimate", "-m", "llama-3.1-8b", "-w", "q4_k_m", "-ngl", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["details"]["llama_cpp"]

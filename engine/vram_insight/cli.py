@@ -116,6 +116,31 @@ def _load_model_arg(value: str) -> dict[str, Any]:
 
 _SKIP = {"json", "command", "func", "model", "optim"}
 
+# Options only one runtime reads (cli_args: the llama.cpp group and the vLLM flags). Given with another runtime
+# they would change nothing, and the answer would be for a setup the user did not mean: say so instead.
+_RUNTIME_ONLY = {
+    "llama.cpp": ("gpu_layers", "ubatch_size", "parallel", "kv_unified", "no_kv_offload", "llama_cpp_build",
+                  "cpu_bandwidth_gbps", "ollama_gpu_overhead"),
+    "vllm": ("gpu_memory_utilization", "max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
+             "enforce_eager", "block_size"),
+}  # fmt: skip
+
+
+def _check_runtime_options(args: argparse.Namespace, req: Any) -> None:
+    """Refuse a runtime's own option when the request runs on another runtime (or trains)."""
+    from .estimate import runtime_for_weights
+
+    effective, _ = runtime_for_weights(req)
+    inference = req.mode == "inference" or (req.mode == "multimodal" and req.task == "inference")
+    runtime = effective.runtime if inference else None
+    for owner, dests in _RUNTIME_ONLY.items():
+        given = [d for d in dests if getattr(args, d, None) is not None]
+        if given and runtime != owner:
+            where = f"--runtime {runtime}" if runtime else f"--mode {req.mode}"
+            name = {"llama.cpp": "llama.cpp", "vllm": "vLLM"}[owner]
+            raise CliError(f"{_flag_for(given[0])} is a {name} option: it changes nothing with {where} "
+                           f"(add --runtime {owner} for an inference on {name})")  # fmt: skip
+
 
 def _request(args: argparse.Namespace) -> Any:
     from .schemas import EstimateRequest
@@ -140,7 +165,9 @@ def _request(args: argparse.Namespace) -> Any:
             raise CliError(f"--method {method} and --policy {data['policy']} disagree: give one")
         data["policy"] = method
     data.setdefault("gpu", None)
-    return EstimateRequest.model_validate(data)
+    req = EstimateRequest.model_validate(data)
+    _check_runtime_options(args, req)
+    return req
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
