@@ -472,3 +472,31 @@ def test_reload_and_back_restore_every_tab(browser, base_url, web_api):
         assert s.errors == []
     finally:
         s.close()
+
+
+def test_broken_links_are_explained_in_the_pages_language(browser, base_url):
+    """Why a link cannot be read is said in the page's language, inputs named as the form labels them."""
+
+    def link(obj: dict) -> str:
+        return "#v1." + base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    for lang in LOCALES:
+        s = new_session(browser, base_url, DESKTOP, lang)
+        try:
+            page = s.page
+            strings = I18N[lang]
+            open_app(page, base_url + link({"nope": 1, "gpus": "many"}))
+            notice = page.locator("[data-testid=notice-link]").text_content()
+            gpus = page.text_content("label[for=f-gpus]").strip()
+            assert py_render(strings["link.unknown_field"], {"field": "nope"}) in notice, notice
+            assert py_render(strings["link.bad_value"], {"field": gpus}) in notice, notice
+            page.evaluate(
+                "() => document.querySelectorAll('[data-testid=notice-link]').forEach(n => n.remove())"
+            )
+            page.evaluate("() => { location.hash = '#v9.e30'; }")
+            notice = page.locator("[data-testid=notice-link]").text_content()
+            assert py_render(strings["link.version"], {"version": "9"}) in notice, notice
+            if lang == "zh-CN":
+                assert "unknown" not in notice and "version" not in notice, notice
+        finally:
+            s.close()

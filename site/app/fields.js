@@ -243,15 +243,20 @@ export function diffFromDefaults(req) {
 
 /**
  * Check the *shape* of untrusted input (share link, history): known keys, JSON types matching the defaults.
- * Value ranges are the engine's job. Returns {ok, request, problems}.
+ * Value ranges are the engine's job. Returns {ok, request, problems, issues}: problems in English (console, tests),
+ * issues as {code: "not_object" | "unknown_field" | "bad_value", field} for the page to say in the user's language.
  */
 export function sanitizeRequest(obj) {
   const problems = [];
-  if (!obj || typeof obj !== "object" || Array.isArray(obj)) return { ok: false, request: null, problems: ["not an object"] };
+  const issues = [];
+  if (!obj || typeof obj !== "object" || Array.isArray(obj)) {
+    return { ok: false, request: null, problems: ["not an object"], issues: [{ code: "not_object", field: null }] };
+  }
   const req = { ...DEFAULTS };
   for (const [k, v] of Object.entries(obj)) {
     if (!(k in DEFAULTS)) {
       problems.push(`unknown field ${k}`);
+      issues.push({ code: "unknown_field", field: k });
       continue;
     }
     const d = DEFAULTS[k];
@@ -267,10 +272,12 @@ export function sanitizeRequest(obj) {
     else if (typeof d === "boolean") ok = typeof v === "boolean";
     else ok = typeof v === "string" && v.length <= 200;
     if (ok && f && f.type === "select" && !f.options.includes(v) && k !== "weights") ok = false;
-    if (!ok) problems.push(`bad value for ${k}`);
-    else req[k] = v;
+    if (!ok) {
+      problems.push(`bad value for ${k}`);
+      issues.push({ code: "bad_value", field: k });
+    } else req[k] = v;
   }
-  return { ok: problems.length === 0, request: req, problems };
+  return { ok: problems.length === 0, request: req, problems, issues };
 }
 
 // ---------------------------------------------------------------------------------------------------------

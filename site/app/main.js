@@ -10,7 +10,7 @@ import { onStoreProblem } from "./history-store.js";
 import { watchForUpdates } from "./sw-update.js";
 import { componentLabel, renderMini, renderResult } from "./result.js";
 import { faultNotice, faultText, isRestartFault } from "./recovery.js";
-import { decodeFragment, encodeState, encodeStateSync } from "./share.js";
+import { decodeFragment, encodeState, encodeStateSync, LinkError } from "./share.js";
 import { toCSV, toJSON, toMarkdown } from "./export.js";
 
 // Start loading the engine before anything else: its boot is the long pole.
@@ -1011,6 +1011,13 @@ function exportAs(kind) {
  * pasted into this page, Back/Forward between such entries) it replaces every tab; an empty address means the
  * defaults; a plain anchor such as #result is not a state and is ignored.
  */
+/** Why a share link could not be read, in the page's language (share.js LinkError codes). */
+function linkErrorText(err) {
+  if (!(err instanceof LinkError)) return firstLine(err?.message ?? String(err));
+  if (err.code !== "fields") return t(`link.${err.code}`, err.params);
+  return err.params.issues.map((i) => t(`link.${i.code}`, { field: i.field ? fieldLabel(form(), i.field) : "" })).join(t("link.sep"));
+}
+
 async function applyFragment({ initial }) {
   const frag = location.hash.slice(1);
   if (!initial && frag === app.url.written) return false; // what this page wrote itself
@@ -1018,7 +1025,7 @@ async function applyFragment({ initial }) {
   try {
     req = await decodeFragment(frag);
   } catch (err) {
-    notice("error", t("n.link_bad", { msg: firstLine(err.message) }), "notice-link");
+    notice("error", t("n.link_bad", { msg: linkErrorText(err) }), "notice-link");
     app.url.written = "";
     history.replaceState(history.state, "", location.pathname + location.search);
     if (!initial) {

@@ -78,27 +78,35 @@ export async function shareUrl(request) {
   return url.href;
 }
 
-export class LinkError extends Error {}
+/** A share link that cannot be read: `code` (link.<code> in the i18n files) and its params, for the page to say in
+ * the user's language; the English message is for the console. */
+export class LinkError extends Error {
+  constructor(code, params = {}, english = code) {
+    super(english);
+    this.code = code;
+    this.params = params;
+  }
+}
 
 /** Decode a fragment (without '#'). Returns null when there is no state in it; throws LinkError when tampered. */
 export async function decodeFragment(fragment) {
   if (!fragment) return null;
   const m = /^v(\d+)(z?)\.(.*)$/s.exec(fragment);
   if (!m) {
-    if (/^v\d/.test(fragment) || fragment.length > 40) throw new LinkError("unrecognised link format");
+    if (/^v\d/.test(fragment) || fragment.length > 40) throw new LinkError("format", {}, "unrecognised link format");
     return null; // a plain anchor such as #result
   }
-  if (Number(m[1]) !== LINK_VERSION) throw new LinkError(`unsupported link version ${m[1]}`);
-  if (fragment.length > MAX_FRAGMENT) throw new LinkError("link too long");
+  if (Number(m[1]) !== LINK_VERSION) throw new LinkError("version", { version: m[1] }, `unsupported link version ${m[1]}`);
+  if (fragment.length > MAX_FRAGMENT) throw new LinkError("too_long", {}, "link too long");
   let obj;
   try {
     let bytes = b64urlDecode(m[3]);
     if (m[2]) bytes = await pipe(bytes, new DecompressionStream("deflate-raw"));
     obj = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (e) {
-    throw new LinkError(`cannot decode link (${e.message})`);
+    throw new LinkError("decode", {}, `cannot decode link (${e.message})`);
   }
-  const { ok, request, problems } = sanitizeRequest(obj);
-  if (!ok) throw new LinkError(problems.slice(0, 3).join("; "));
+  const { ok, request, problems, issues } = sanitizeRequest(obj);
+  if (!ok) throw new LinkError("fields", { issues: issues.slice(0, 3) }, problems.slice(0, 3).join("; "));
   return request;
 }
