@@ -51,6 +51,14 @@ def test_training_knobs_page_matches_cli(browser, base_url, capsys) -> None:
         for key in ("kv_cache_dtype", "chunked_ce", "optimizer_in_bwd", "transformers_version"):
             assert not page.is_visible(f"[data-testid=input-{key}]"), key
         assert page.is_visible("[data-testid=input-optimizer]")
+        # Leaving QLoRA undoes the NF4 it set, but never a 4-bit base the user chose themselves.
+        page.click("[data-testid=tab-finetune]")
+        page.select_option("[data-testid=input-method]", "lora")
+        assert page.input_value("[data-testid=input-weights]") == "bf16"
+        page.select_option("[data-testid=input-weights]", "nf4")
+        page.select_option("[data-testid=input-method]", "qlora")
+        page.select_option("[data-testid=input-method]", "lora")
+        assert page.input_value("[data-testid=input-weights]") == "nf4"
         assert s.errors == []
     finally:
         s.close()

@@ -43,7 +43,7 @@ const app = {
   engineState: "loading",
   engineBusy: false, // a call has been running for a while (engine-client.js's onBusy): the pill says so
   errors: {},
-  ui: { search: "", customOpen: false, configSummary: "", configSummaries: {}, preset: {}, editing: null },
+  ui: { search: "", customOpen: false, configSummary: "", configSummaries: {}, preset: {}, editing: null, ownNf4: {} },
   history: [],
   historyReadOnly: false,
   selected: new Set(),
@@ -244,10 +244,13 @@ function setField(key, value) {
   app.fromLink = false; // the user edits: an engine rejection is now about their input, not the link
   s[key] = value;
   if (key === "model") s.config = null;
+  // NF4 chosen by the user outside QLoRA (e.g. LoRA on a 4-bit base) stays when they leave QLoRA later.
+  if (key === "weights") app.ui.ownNf4[s.mode] = value === "nf4" && s.method !== "qlora";
   if (key === "method") {
-    // QLoRA means a 4-bit base model (bitsandbytes NF4); leaving QLoRA goes back to bf16. Only in this tab.
+    // QLoRA means a 4-bit base model (bitsandbytes NF4); leaving QLoRA goes back to bf16 unless the user chose
+    // NF4 themselves. Only in this tab.
     if (value === "qlora" && !["nf4", "int4", "int8", "fp8"].includes(s.weights)) s.weights = "nf4";
-    if (value !== "qlora" && s.weights === "nf4") s.weights = "bf16";
+    if (value !== "qlora" && s.weights === "nf4" && !app.ui.ownNf4[s.mode]) s.weights = "bf16";
   }
   delete app.errors[key];
   delete app.errors._form;
@@ -317,6 +320,7 @@ function loadRequest(req, { render = true, resetTabs = false } = {}) {
   if (resetTabs) {
     app.tabs = {};
     app.ui.preset = {};
+    app.ui.ownNf4 = {};
     app.ui.configSummaries = {};
   }
   activate(s);
