@@ -236,3 +236,12 @@ def test_cli_gguf_on_vllm_is_one_line_error(capsys) -> None:
     assert main(["estimate", "-m", "llama-3.1-8b", "--runtime", "vllm", "-w", "q4_k_m"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "weights" in err and "llama.cpp" in err
+
+
+def test_tensor_parallel_must_divide_the_attention_heads() -> None:
+    """vLLM refuses tp=3 for Qwen2.5-7B's 28 heads (config.json num_attention_heads: 28); tp=4 starts."""
+    base = dict(model="qwen2.5-7b", runtime="vllm")
+    with pytest.raises(EstimateError) as info:
+        estimate(EstimateRequest(**base, tp=3, gpus=3))
+    assert info.value.field == "tp" and "28 attention heads" in str(info.value)
+    assert estimate(EstimateRequest(**base, tp=4, gpus=4)).total_bytes > 0

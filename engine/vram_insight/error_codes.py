@@ -126,6 +126,10 @@ ERROR_TEMPLATES: dict[str, str] = {
         "vLLM rejects this (it would cap every prompt at max_num_batched_tokens). Raise max_num_batched_tokens, "
         "lower the context or enable chunked prefill"
     ),
+    "error.vllm.tp_heads": (
+        "tp {tp} does not divide the model's {heads} attention heads: vLLM refuses to start (config verify: "
+        "'Total number of attention heads must be divisible by tensor parallel size')"
+    ),
     "error.vllm.batched_below_seqs": (
         "max_num_batched_tokens ({tokens:,}) must be at least max_num_seqs ({seqs:,}), as vLLM requires"
     ),

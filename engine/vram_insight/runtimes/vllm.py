@@ -335,6 +335,8 @@ def serving_phases(
     req = ctx.req
     rules = rules_for(req.vllm_version)
     tp, pp = req.tp, req.pp
+    if a.num_heads % tp:  # vllm/config ModelConfig.verify_with_parallel_config
+        raise EstimateError(msg("error.vllm.tp_heads", tp=tp, heads=a.num_heads), "tp")
     batch = req.batch_size
     gpu = gpu_entry(req.gpu)
     total = gpu.memory_bytes if gpu else None
