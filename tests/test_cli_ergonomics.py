@@ -108,3 +108,11 @@ def test_a_gguf_format_brings_its_runtimes_options(capsys) -> None:
     """-w q4_k_m means llama.cpp, so -ngl applies without --runtime."""
     assert main(["estimate", "-m", "llama-3.1-8b", "-w", "q4_k_m", "-ngl", "5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["details"]["llama_cpp"]
+
+
+def test_zero_2_or_3_with_pipeline_parallelism_is_refused(capsys) -> None:
+    """DeepSpeed's PipelineEngine asserts 'ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism'."""
+    argv = ["estimate", "-m", "qwen2.5-7b", "--mode", "finetune", "--pp", "2", "--gpus", "8"]
+    assert main([*argv, "--zero", "3"]) == 2
+    assert "pipeline parallelism" in capsys.readouterr().err
+    assert main([*argv, "--zero", "1"]) == 0

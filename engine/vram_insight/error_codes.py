@@ -57,6 +57,10 @@ ERROR_TEMPLATES: dict[str, str] = {
     ),
     "error.request.torchtune_fp16": "torchtune trains in bf16 or fp32; fp16 is not supported by its recipes",
     "error.request.torchtune_zero": "torchtune shards with FSDP (fsdp), not DeepSpeed ZeRO",
+    "error.request.zero_pp": (
+        "DeepSpeed does not combine ZeRO stage {zero} with pipeline parallelism (pp {pp}): 'ZeRO-2 and ZeRO-3 "
+        "are incompatible with pipeline parallelism' (runtime/pipe/engine.py); use zero 1 or pp 1"
+    ),
     "error.request.grpo_generations": "GRPO needs num_generations ≥ 2 (advantages are relative within a group)",
     # A config.json (pasted, uploaded or from a file); `field` is config.<path to the key>.
     "error.config.not_object": "config.json must be a JSON object",

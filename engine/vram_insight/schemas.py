@@ -324,6 +324,9 @@ class EstimateRequest(_Model):
             raise InputError.of("error.request.torchtune_fp16", "precision")
         if self.framework == "torchtune" and self.zero:
             raise InputError.of("error.request.torchtune_zero", "zero")
+        if self.zero >= 2 and self.pp > 1 and self.mode != "inference":
+            # DeepSpeed runtime/pipe/engine.py PipelineEngine.__init__ asserts ZeRO stage < 2.
+            raise InputError.of("error.request.zero_pp", "zero", zero=self.zero, pp=self.pp)
         if self.mode == "grpo" and self.rl_algorithm == "grpo" and self.num_generations < 2:
             raise InputError.of("error.request.grpo_generations", "num_generations")
         return self
