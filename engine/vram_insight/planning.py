@@ -183,32 +183,48 @@ def _scaled_request(req: EstimateRequest, count: int) -> tuple[EstimateRequest, 
 
 
 def _device_profile(req: EstimateRequest, gpu: GpuEntry) -> tuple:
-    """What of a GPU the estimate reads, as the values it reads: the platform's allowance, the cuBLAS workspace, the
-    CUDA context and the NCCL buffers at each count (device.py); vLLM also reads the card's interconnect and its
-    default batch limits go by the card's memory and name (``batch_defaults``). GPUs with equal profiles get
-    equal estimates, so one estimate per count serves them all."""
+    """GPUs with equal profiles share one estimate per count (corrected by :func:`_device_delta`). What the estimate
+    reads from a GPU: llama.cpp only its memory outside the buffers; transformers the platform's allowance and,
+    under the CUDA rules, the cuBLAS workspace, CUDA context and NCCL buffers (device.runtime_overhead), which add
+    to the total; vLLM also the card's architecture, interconnect, vendor and its default batch limits (by the
+    card's memory and name, ``batch_defaults``), so vLLM estimates each profile on its own."""
     if _is_llama_cpp(req):
-        return ()  # llama.cpp: only the per-GPU memory outside its buffers differs (see _llama_cpp_outside_delta)
+        return ()
     allowance = device_allowance(gpu)
-    try:
-        context = cuda_context_bytes(gpu, override_mib=req.cuda_context_mib).bytes
-        nccl = tuple(nccl_buffer_bytes(gpu, n, override_mib=req.nccl_mib).bytes for n in GPU_COUNTS if n > 1)
-    except CatalogError:
-        return (gpu.id,)  # the estimate reports the bad override itself
-    profile: tuple = (gpu.vendor, allowance.cuda_rules, allowance.outside_bytes, cublas_workspace_bytes(gpu))
-    profile += (context, nccl)
     if _vllm_serving(req):
-        profile += (gpu.architecture, gpu.interconnect)
-        profile += batch_defaults(rules_for(req.vllm_version), gpu.memory_bytes, gpu.id + " " + gpu.name)
-    return profile
+        limits = batch_defaults(rules_for(req.vllm_version), gpu.memory_bytes, gpu.id + " " + gpu.name)
+        return (gpu.vendor, gpu.architecture, gpu.interconnect, cublas_workspace_bytes(gpu), *limits)
+    if allowance.cuda_rules:
+        return ("cuda-rules",)
+    return ("own-allowance", allowance.outside_bytes)
 
 
-def _llama_cpp_outside_delta(req: EstimateRequest, gpu: GpuEntry, estimated_on: GpuEntry) -> int:
-    """llama.cpp adds the same memory outside its buffers to every GPU's total (runtimes/llama_cpp.py ``gpu_total``),
-    so a card of another kind differs from the estimated one by exactly the difference of that figure."""
-    if not _is_llama_cpp(req) or req.platform == "cpu":
+def _device_delta(
+    req: EstimateRequest, gpu: GpuEntry, estimated_on: GpuEntry, count: int, cache: dict[tuple, int]
+) -> int:
+    """What ``gpu`` holds more than the GPU its profile was estimated on, in bytes per device: llama.cpp adds its
+    outside-buffer figure to every GPU (runtimes/llama_cpp.py ``gpu_total``); under the CUDA rules the workspace,
+    context and NCCL buffers add to the total (device.runtime_overhead). ``cache``: those figures by what they
+    depend on (vendor and compute capability, architecture, count)."""
+    if req.platform == "cpu" or gpu.id == estimated_on.id:
         return 0
-    return llama_cpp.outside_buffers(gpu)[0] - llama_cpp.outside_buffers(estimated_on)[0]
+    if _is_llama_cpp(req):
+        return llama_cpp.outside_buffers(gpu)[0] - llama_cpp.outside_buffers(estimated_on)[0]
+    if _vllm_serving(req) or not device_allowance(gpu).cuda_rules:
+        return 0  # estimated on its own profile
+
+    def outside_tensors(g: GpuEntry) -> int:
+        key = (g.vendor, g.compute_capability, g.architecture, count)
+        if key not in cache:
+            context = cuda_context_bytes(g, override_mib=req.cuda_context_mib).bytes
+            nccl = nccl_buffer_bytes(g, count, override_mib=req.nccl_mib).bytes if count > 1 else 0
+            cache[key] = cublas_workspace_bytes(g) + context + nccl
+        return cache[key]
+
+    try:
+        return outside_tensors(gpu) - outside_tensors(estimated_on)
+    except CatalogError:
+        return 0  # a bad override: the estimate itself reports it
 
 
 def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
@@ -223,9 +239,11 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
     for gpu in gpus:
         profiles.setdefault(_device_profile(req, gpu), []).append(gpu)
     by_count: dict[tuple[tuple, int], tuple[EstimateResult, Message] | None] = {}
+    outside: dict[tuple, int] = {}
+    usable = {g.id: usable_bytes(req, g) for g in gpus}
     for profile, members in profiles.items():
-        smallest = min(usable_bytes(req, g) - _llama_cpp_outside_delta(req, g, members[0]) for g in members)
         for count in GPU_COUNTS:
+            smallest = min(usable[g.id] - _device_delta(req, g, members[0], count, outside) for g in members)
             scaled, strategy = _scaled_request(req, count)
             scaled = scaled.model_copy(update={"gpu": members[0].id})
             try:
@@ -248,8 +266,8 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
                 continue
             result, strategy = entry
             estimated_on = profiles[_device_profile(req, gpu)][0]
-            need = required_bytes(result) + _llama_cpp_outside_delta(req, gpu, estimated_on)
-            cap = usable_bytes(req, gpu)
+            need = required_bytes(result) + _device_delta(req, gpu, estimated_on, count, outside)
+            cap = usable[gpu.id]
             if need > cap:
                 continue
             options.append(
