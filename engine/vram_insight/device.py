@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .catalog import CatalogError, GpuEntry, cuda_context_bytes, load_catalog, nccl_buffer_bytes
+from .catalog import (
+    CatalogError,
+    GpuEntry,
+    RuntimeOverhead,
+    cuda_context_bytes,
+    load_catalog,
+    nccl_buffer_bytes,
+)
 from .errors import EstimateError
 from .messages import msg, register
 from .phases import Ctx, Phase
@@ -200,14 +207,28 @@ def cublas_workspace_bytes(gpu: GpuEntry | None) -> int:
     return CUBLAS_WORKSPACE_HOPPER if major in (9, 10) else CUBLAS_WORKSPACE_DEFAULT
 
 
-def outside_allocator_bytes(ctx: Ctx, gpu: GpuEntry | None) -> int:
-    """CUDA context + NCCL buffers one process holds outside the caching allocator."""
-    req = ctx.req
+def outside_allocator_parts(
+    req: EstimateRequest, gpu: GpuEntry | None
+) -> tuple[RuntimeOverhead, RuntimeOverhead | None]:
+    """(CUDA context, NCCL buffers or None on one GPU) one process holds outside the caching allocator."""
     try:
         context = cuda_context_bytes(gpu, override_mib=req.cuda_context_mib)
         nccl = nccl_buffer_bytes(gpu, req.gpus, override_mib=req.nccl_mib) if req.gpus > 1 else None
     except CatalogError as exc:
         raise EstimateError(str(exc), "cuda_context_mib") from None
+    return context, nccl
+
+
+def cuda_rules_overhead_bytes(req: EstimateRequest, gpu: GpuEntry | None) -> int:
+    """What :func:`runtime_overhead` adds under the CUDA rules: cuBLAS workspace + CUDA context + NCCL buffers."""
+    context, nccl = outside_allocator_parts(req, gpu)
+    return cublas_workspace_bytes(gpu) + context.bytes + (nccl.bytes if nccl else 0)
+
+
+def outside_allocator_bytes(ctx: Ctx, gpu: GpuEntry | None) -> int:
+    """CUDA context + NCCL buffers one process holds outside the caching allocator."""
+    req = ctx.req
+    context, nccl = outside_allocator_parts(req, gpu)
     how = (
         msg("device.set_by", flag="cuda_context_mib")
         if req.cuda_context_mib is not None

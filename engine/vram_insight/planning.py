@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-from .catalog import CatalogError, GpuEntry, cuda_context_bytes, load_catalog, nccl_buffer_bytes
-from .device import cublas_workspace_bytes
+from .catalog import GpuEntry, load_catalog
+from .device import cublas_workspace_bytes, cuda_rules_overhead_bytes
 from .estimate import EstimateError, estimate, resolve_model
 from .messages import Message, msg, register
 from .params import count_params
@@ -204,8 +204,8 @@ def _device_delta(
 ) -> int:
     """What ``gpu`` holds more than the GPU its profile was estimated on, in bytes per device: llama.cpp adds its
     outside-buffer figure to every GPU (runtimes/llama_cpp.py ``gpu_total``); under the CUDA rules the workspace,
-    context and NCCL buffers add to the total (device.runtime_overhead). ``cache``: those figures by what they
-    depend on (vendor and compute capability, architecture, count)."""
+    context and NCCL buffers add to the total (device.cuda_rules_overhead_bytes; ``cache`` keeps them by what they
+    depend on: vendor, compute capability, architecture, GPU count)."""
     if req.platform == "cpu" or gpu.id == estimated_on.id:
         return 0
     if _is_llama_cpp(req):
@@ -213,17 +213,15 @@ def _device_delta(
     if _vllm_serving(req) or not device_allowance(gpu).cuda_rules:
         return 0  # estimated on its own profile
 
-    def outside_tensors(g: GpuEntry) -> int:
+    def overhead(g: GpuEntry) -> int:
         key = (g.vendor, g.compute_capability, g.architecture, count)
         if key not in cache:
-            context = cuda_context_bytes(g, override_mib=req.cuda_context_mib).bytes
-            nccl = nccl_buffer_bytes(g, count, override_mib=req.nccl_mib).bytes if count > 1 else 0
-            cache[key] = cublas_workspace_bytes(g) + context + nccl
+            cache[key] = cuda_rules_overhead_bytes(req.model_copy(update={"gpus": count}), g)
         return cache[key]
 
     try:
-        return outside_tensors(gpu) - outside_tensors(estimated_on)
-    except CatalogError:
+        return overhead(gpu) - overhead(estimated_on)
+    except EstimateError:
         return 0  # a bad override: the estimate itself reports it
 
 
@@ -235,15 +233,19 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
     gpus = [g for g in catalog.gpus.values() if not software_conflicts(req, g)]
     if not gpus:
         return []
+    profile_of = {g.id: _device_profile(req, g) for g in gpus}
     profiles: dict[tuple, list[GpuEntry]] = {}
     for gpu in gpus:
-        profiles.setdefault(_device_profile(req, gpu), []).append(gpu)
+        profiles.setdefault(profile_of[gpu.id], []).append(gpu)
     by_count: dict[tuple[tuple, int], tuple[EstimateResult, Message] | None] = {}
-    outside: dict[tuple, int] = {}
     usable = {g.id: usable_bytes(req, g) for g in gpus}
+    delta: dict[tuple[str, int], int] = {}  # (gpu, count) → bytes more than its profile's estimated GPU
+    overheads: dict[tuple, int] = {}
     for profile, members in profiles.items():
         for count in GPU_COUNTS:
-            smallest = min(usable[g.id] - _device_delta(req, g, members[0], count, outside) for g in members)
+            for g in members:
+                delta[g.id, count] = _device_delta(req, g, members[0], count, overheads)
+            smallest = min(usable[g.id] - delta[g.id, count] for g in members)
             scaled, strategy = _scaled_request(req, count)
             scaled = scaled.model_copy(update={"gpu": members[0].id})
             try:
@@ -256,17 +258,17 @@ def recommend(req: EstimateRequest, limit: int = 8) -> list[Recommendation]:
                 break  # every GPU of this profile fits at this count: larger setups are never the smallest
     options: list[Recommendation] = []
     for gpu in gpus:
+        profile = profile_of[gpu.id]
         for count in GPU_COUNTS:
             if gpu.max_per_node == 1 and count > 1:
                 break
             if count > gpu.max_per_node and count % 8:
                 continue
-            entry = by_count.get((_device_profile(req, gpu), count))
+            entry = by_count.get((profile, count))
             if entry is None:
                 continue
             result, strategy = entry
-            estimated_on = profiles[_device_profile(req, gpu)][0]
-            need = required_bytes(result) + _device_delta(req, gpu, estimated_on, count, outside)
+            need = required_bytes(result) + delta[gpu.id, count]
             cap = usable[gpu.id]
             if need > cap:
                 continue
