@@ -1010,11 +1010,6 @@ function exportAs(kind) {
   if (kind === "json") download(`${base}.json`, "application/json", toJSON(req, report, { engine_version: app.perf.version }));
 }
 
-/**
- * Apply the state in the address. initial: at page load (before the first render). Later (hashchange: a link
- * pasted into this page, Back/Forward between such entries) it replaces every tab; an empty address means the
- * defaults; a plain anchor such as #result is not a state and is ignored.
- */
 /** Why a share link could not be read, in the page's language (share.js LinkError codes). */
 function linkErrorText(err) {
   if (!(err instanceof LinkError)) return firstLine(err?.message ?? String(err));
@@ -1022,6 +1017,11 @@ function linkErrorText(err) {
   return err.params.issues.map((i) => t(`link.${i.code}`, { field: i.field ? fieldLabel(form(), i.field) : "" })).join(t("link.sep"));
 }
 
+/**
+ * Apply the state in the address. initial: at page load (before the first render). Later (hashchange: a link
+ * pasted into this page, Back/Forward between such entries) it replaces every tab; an empty address means the
+ * defaults; a plain anchor such as #result is not a state and is ignored.
+ */
 async function applyFragment({ initial }) {
   const frag = location.hash.slice(1);
   if (!initial && frag === app.url.written) return false; // what this page wrote itself
